@@ -41,8 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = _parse_args(argv)
     # Imported here so `import clients` never needs the server or the data packages.
-    from generator.serving import ServerStartError, TritonNotFoundError, TritonServer
     from reference.data import CLASSES, HELD_OUT_SEED, encode_png, make_images
+    from serving import ServerStartError, TritonNotFoundError, TritonServer
 
     images, labels = make_images(args.images, HELD_OUT_SEED)
     pngs = [encode_png(image) for image in images]

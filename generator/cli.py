@@ -173,13 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--strict", action="store_true", help="treat warnings as errors")
     render.set_defaults(func=_cmd_render)
 
-    try:
-        from generator.serving.cli import add_adapt_parser, add_serve_parser
-    except ImportError:  # pragma: no cover - serving is part of the package
-        pass
-    else:
-        add_serve_parser(sub)
-        add_adapt_parser(sub)
+    from serving.cli import add_adapt_parser, add_serve_parser
+
+    add_serve_parser(sub)
+    add_adapt_parser(sub)
     return parser
 
 

@@ -335,7 +335,7 @@ def run_benchmark(options: BenchOptions) -> BenchResult:
     Raises:
         BenchmarkError: A step failed; the message names the model and the step.
     """
-    from generator.serving import TritonServer
+    from serving import TritonServer
 
     if not (options.repository / CLASSIFIER / "config.pbtxt").is_file():
         raise BenchmarkError(f"repository: {options.repository} has no {CLASSIFIER} model")

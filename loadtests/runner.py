@@ -194,7 +194,7 @@ def _endpoints(options: RunOptions, out: TextIO) -> Iterator[Endpoints]:
             stats = options.host
         yield Endpoints(options.host, stats, options.metrics_url)
         return
-    from generator.serving import TritonServer  # deferred: only needed without --host
+    from serving import TritonServer  # deferred: only needed without --host
 
     repository = options.repository
     if not repository.is_dir():

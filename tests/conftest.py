@@ -2,7 +2,7 @@
 
 Other test folders can start their own server with::
 
-    from generator.serving import start_server
+    from serving import start_server
 
     with start_server(tmp_path / "repo") as server:
         ...
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from generator.serving import TritonServer, start_server
+from serving import TritonServer, start_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

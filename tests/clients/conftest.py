@@ -14,8 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from generator.serving import TritonServer
 from reference.data import HELD_OUT_SEED, encode_png, make_images
+from serving import TritonServer
 
 ROOT = Path(__file__).resolve().parents[2]
 

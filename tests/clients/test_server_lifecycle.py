@@ -15,7 +15,7 @@ from clients import (
     RetryPolicy,
     ServerUnavailableError,
 )
-from generator.serving import TritonServer, free_ports
+from serving import TritonServer, free_ports
 
 FAST_RETRY = RetryPolicy(max_attempts=2, initial_backoff_s=0.01, max_backoff_s=0.05)
 

@@ -4,7 +4,7 @@ One embedded server is started with exactly the flags of the ``triton`` service 
 repository and ports replaced by a test repository and free loopback ports). The test
 repository is written the way a GPU deployment would be (KIND_GPU, a TensorRT plan with its
 ONNX source beside it) and adapted by ``python -m generator adapt``'s code path
-(:func:`generator.serving.write_adapted_repository`):
+(:func:`serving.write_adapted_repository`):
 
 - ``--target cpu`` is what ``deploy/compose.cpu.yml`` serves on a full Triton. The embedded
   binary has only the python backend, so it cannot load the onnxruntime model of that copy;
@@ -37,7 +37,7 @@ from onnx import TensorProto, helper, numpy_helper
 from tritonclient.grpc import model_config_pb2
 from tritonclient.utils import InferenceServerException
 
-from generator.serving import MARKER_NAME, AdaptTarget, TritonServer, write_adapted_repository
+from serving import MARKER_NAME, AdaptTarget, TritonServer, write_adapted_repository
 
 #: Metrics Triton exports only when it sees an NVIDIA GPU (absent on CPU-only hosts, CI).
 GPU_ONLY_METRICS = frozenset({

@@ -10,8 +10,8 @@ import tritonclient.http as httpclient
 from tritonclient.grpc import model_config_pb2 as mc
 
 from generator import build_repository, load_specs
-from generator.serving import TritonServer
 from generator.validation import load_config
+from serving import TritonServer
 
 from .conftest import REPO_ROOT
 

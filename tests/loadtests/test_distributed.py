@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.serving import TritonServer, free_ports
+from serving import TritonServer, free_ports
 
 RUN_S = 6
 

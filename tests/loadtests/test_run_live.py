@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from generator.serving import TritonServer
+from serving import TritonServer
 
 RUN_S = 10
 WALL_BOUND_S = RUN_S + 60  # generous: startup, stop timeout, report writing
@@ -95,7 +95,7 @@ def test_run_exits_one_and_names_failing_target_when_p95_goal_is_impossible(
 def test_run_exits_two_quickly_with_clear_message_when_server_is_not_reachable(
     repo_root: Path, tmp_path: Path
 ) -> None:
-    from generator.serving import free_ports
+    from serving import free_ports
 
     (closed_port,) = free_ports(1)
     code, output, wall_s = _run(repo_root, tmp_path, f"grpc://127.0.0.1:{closed_port}",

@@ -12,7 +12,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from generator.serving import TritonServer, start_server
+from serving import TritonServer, start_server
 
 WEIGHTS = np.arange(12, dtype=np.float32).reshape(4, 3) / 10.0
 

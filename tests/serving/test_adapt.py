@@ -15,7 +15,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from generator.errors import ConfigSyntaxError
-from generator.serving import (
+from serving import (
     MARKER_NAME,
     AdaptationError,
     AdaptDestinationError,

@@ -1,4 +1,4 @@
-"""`python -m generator.serving REPO` and `python -m generator adapt` as real subprocesses."""
+"""`python -m serving REPO` and `python -m generator adapt` as real subprocesses."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def test_serve_prints_urls_and_exits_0_leaving_no_tritonserver_when_sent_sigterm
     repo = tmp_path / "repo"
     write_model(repo, "add", ADD_CONFIG, {"1/model.py": ADD_MODEL_PY})
     process = subprocess.Popen(
-        [sys.executable, "-m", "generator.serving", str(repo)],
+        [sys.executable, "-m", "serving", str(repo)],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
     )
     try:
@@ -74,7 +74,7 @@ def test_serve_prints_urls_and_exits_0_leaving_no_tritonserver_when_sent_sigterm
     assert not Path(workdir).exists()
 
 
-@pytest.mark.parametrize("entry", [["generator.serving"], ["generator", "serve"]])
+@pytest.mark.parametrize("entry", [["serving"], ["generator", "serve"]])
 def test_serve_exits_nonzero_printing_model_and_reason_when_a_model_fails_to_load(
     tmp_path: Path, entry: list[str],
 ) -> None:

@@ -17,7 +17,6 @@ import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from generator.serving import TritonServer
 from reference.data import (
     HELD_OUT_SEED,
     TRAIN_SEED,
@@ -27,6 +26,7 @@ from reference.data import (
     preprocess,
 )
 from reference.recsys import hit_rate_at_k, popularity_ranking
+from serving import TritonServer
 
 HELD_OUT_IMAGES = 300
 BATCH = 32

@@ -8,7 +8,7 @@ import numpy as np
 import onnxruntime as ort
 import tritonclient.grpc as grpcclient
 
-from generator.serving import TritonServer
+from serving import TritonServer
 
 MODELS = ("image_diagnosis", "image_diagnosis_classifier", "image_diagnosis_preprocess",
           "recommendation")

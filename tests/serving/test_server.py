@@ -12,7 +12,7 @@ import pytest
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
 
-from generator.serving import ADMIN_HEADER, TritonServer
+from serving import ADMIN_HEADER, TritonServer
 
 from .conftest import softmax_onnx
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.serving import ServerStartError, TritonServer
+from serving import ServerStartError, TritonServer
 
 from .conftest import processes_left, processes_mentioning
 

@@ -18,7 +18,7 @@ import pytest
 
 from generator.validation import validate_repository
 
-serving = pytest.importorskip("generator.serving")
+serving = pytest.importorskip("serving")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -2,7 +2,7 @@
 
 Two targets need adapting (see :class:`AdaptTarget`): a full Triton on a CPU-only host
 (``deploy/compose.cpu.yml``) and the embedded, python-only, CPU-only Triton shipped in
-``nvidia-pytriton`` (:class:`generator.serving.TritonServer`).
+``nvidia-pytriton`` (:class:`serving.TritonServer`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from tritonclient.grpc import model_config_pb2
 
 from generator.errors import ConfigSyntaxError
 from generator.fileio import write_text_atomic
-from generator.serving.errors import AdaptationError, AdaptDestinationError
 from generator.templates import render_template
 from generator.validation.platforms import is_onnxruntime, is_tensorrt
+from serving.errors import AdaptationError, AdaptDestinationError
 
 __all__ = [
     "MARKER_NAME",

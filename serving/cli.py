@@ -15,9 +15,9 @@ from types import FrameType
 from typing import Any, TextIO
 
 from generator.errors import GeneratorError
-from generator.serving.adapt import AdaptTarget, write_adapted_repository
-from generator.serving.errors import ServerStartError
-from generator.serving.server import TritonServer
+from serving.adapt import AdaptTarget, write_adapted_repository
+from serving.errors import ServerStartError
+from serving.server import TritonServer
 
 __all__ = [
     "add_adapt_parser",
@@ -204,7 +204,7 @@ def run_adapt(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m generator.serving REPO_DIR [options]``.
+    """Entry point of ``python -m serving REPO_DIR [options]``.
 
     Args:
         argv: Arguments without the program name (default ``sys.argv[1:]``).
@@ -213,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The process exit code.
     """
     parser = argparse.ArgumentParser(
-        prog="python -m generator.serving",
+        prog="python -m serving",
         description="Serve REPO_DIR with Triton on loopback ports until SIGINT/SIGTERM.",
     )
     add_serve_arguments(parser)

@@ -23,11 +23,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from generator.serving.adapt import AdaptTarget, Substitution, adapt_repository
-from generator.serving.errors import ServerStartError
-from generator.serving.locate import EmbeddedTriton, find_embedded_triton
-from generator.serving.logparse import parse_model_errors
-from generator.serving.ports import LOOPBACK, free_ports
+from serving.adapt import AdaptTarget, Substitution, adapt_repository
+from serving.errors import ServerStartError
+from serving.locate import EmbeddedTriton, find_embedded_triton
+from serving.logparse import parse_model_errors
+from serving.ports import LOOPBACK, free_ports
 
 __all__ = ["ADMIN_HEADER", "TritonServer", "start_server"]
 
@@ -61,7 +61,7 @@ class TritonServer:
 
     By default the Triton 2.51 build shipped in ``nvidia-pytriton`` is used; it only
     has the python backend, so (with ``adapt=True``) a private adapted copy of the
-    repository is served, see :func:`generator.serving.adapt_repository` with
+    repository is served, see :func:`serving.adapt_repository` with
     ``AdaptTarget.EMBEDDED``. A full
     Triton binary given as ``tritonserver`` serves the repository unchanged.
 

@@ -6,7 +6,7 @@ repository that this build (``AdaptTarget.EMBEDDED``) or a full Triton on a CPU-
 (``AdaptTarget.CPU``) can serve.
 """
 
-from generator.serving.adapt import (
+from serving.adapt import (
     MARKER_NAME,
     AdaptTarget,
     Substitution,
@@ -14,23 +14,23 @@ from generator.serving.adapt import (
     validate_model_name,
     write_adapted_repository,
 )
-from generator.serving.cli import (
+from serving.cli import (
     add_adapt_parser,
     add_serve_arguments,
     add_serve_parser,
     run_adapt,
     run_serve,
 )
-from generator.serving.errors import (
+from serving.errors import (
     AdaptationError,
     AdaptDestinationError,
     ServerStartError,
     TritonNotFoundError,
 )
-from generator.serving.locate import EmbeddedTriton, find_embedded_triton, is_embedded_binary
-from generator.serving.logparse import parse_model_errors
-from generator.serving.ports import free_ports
-from generator.serving.server import ADMIN_HEADER, TritonServer, start_server
+from serving.locate import EmbeddedTriton, find_embedded_triton, is_embedded_binary
+from serving.logparse import parse_model_errors
+from serving.ports import free_ports
+from serving.server import ADMIN_HEADER, TritonServer, start_server
 
 __all__ = [
     "ADMIN_HEADER",

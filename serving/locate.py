@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.serving.errors import TritonNotFoundError
+from serving.errors import TritonNotFoundError
 
 __all__ = ["EmbeddedTriton", "find_embedded_triton", "is_embedded_binary"]
 
