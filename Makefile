@@ -4,9 +4,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint typecheck pytest clean
+.PHONY: install system-packages demo test lint typecheck pytest clean
 
-install: $(STAMP)
+install: $(STAMP) system-packages
+
+# haproxy, prometheus/promtool, docker.io, docker-compose, debootstrap: installed when root
+# with apt, otherwise the script says how and the tests that need them skip.
+system-packages:
+	@bash scripts/system-packages.sh
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
