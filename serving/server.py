@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -24,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from serving.adapt import AdaptTarget, Substitution, adapt_repository
+from serving.embedded import embedded_environment, prepare_backend_dir
 from serving.errors import ServerStartError
 from serving.locate import EmbeddedTriton, find_embedded_triton
 from serving.logparse import parse_model_errors
@@ -291,7 +291,7 @@ class TritonServer:
     def _prepare(self) -> None:
         self._workdir = Path(tempfile.mkdtemp(prefix="triton-serving-"))
         if self._embedded is not None:
-            _build_backend_dir(self._embedded, self._workdir / "backends")
+            prepare_backend_dir(self._embedded, self._workdir / "backends")
         if self.adapt:
             self.substitutions = adapt_repository(
                 self.repository, self._workdir / "repository", target=AdaptTarget.EMBEDDED
@@ -347,25 +347,9 @@ class TritonServer:
         return command + list(self.extra_args)
 
     def _environment(self) -> dict[str, str]:
-        env = dict(os.environ)
         if self._embedded is None:
-            return env
-        libdir = sysconfig.get_config_var("LIBDIR")
-        lib_paths = [str(libdir)] if libdir else []
-        lib_paths.append(str(self._embedded.libs_dir))
-        site_paths = list(dict.fromkeys(
-            [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]]
-        ))
-        # The stub's embedded interpreter ignores PYTHONPATH but finds its prefix from the
-        # first `python3` on PATH: put this interpreter's folder first so the stub uses this
-        # (virtual) environment's site-packages (numpy<2, onnxruntime, pillow).
-        bin_paths = [str(Path(sys.executable).parent)]
-        for key, paths in (
-            ("LD_LIBRARY_PATH", lib_paths), ("PYTHONPATH", site_paths), ("PATH", bin_paths)
-        ):
-            existing = env.get(key)
-            env[key] = os.pathsep.join([*paths, existing] if existing else paths)
-        return env
+            return dict(os.environ)
+        return embedded_environment(self._embedded, os.environ)
 
     def _launch(self) -> None:
         log_path = self.log_path
@@ -427,19 +411,6 @@ def _find_embedded_or_none() -> EmbeddedTriton | None:
         return find_embedded_triton()
     except Exception:
         return None
-
-
-def _build_backend_dir(embedded: EmbeddedTriton, backends: Path) -> None:
-    """Make a writable backend folder: the python backend plus this Python's stub."""
-    python_dir = backends / "python"
-    python_dir.mkdir(parents=True)
-    sources = [p for p in embedded.python_backend_dir.iterdir() if p.is_file()]
-    for source in [*sources, embedded.stub]:
-        target = python_dir / source.name
-        try:
-            target.symlink_to(source)
-        except OSError:
-            shutil.copy2(source, target)
 
 
 def _opener() -> urllib.request.OpenerDirector:
