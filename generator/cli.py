@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from generator.errors import DriftError, GeneratorError, ValidationFailed
-from generator.fileio import write_text_atomic
 from generator.importer import import_module_source
+from generator.layout import write_text_atomic
 from generator.loader import load_specs
 from generator.render import render_config
 from generator.validation import Issue, validate_repository

@@ -7,15 +7,13 @@ from pathlib import Path, PurePosixPath
 
 from generator.convert import from_proto
 from generator.errors import SpecLoadError
+from generator.layout import CONFIG_FILENAME, load_config
 from generator.source import spec_module_source
 from generator.spec import FileSource, ModelSpec
-from generator.validation import load_config, load_model_dir
+from generator.validation import load_model_dir
 from generator.writer import KEEP_FILE
 
 __all__ = ["import_module_source", "import_specs"]
-
-_CONFIG = "config.pbtxt"
-
 
 def import_specs(path: Path) -> list[ModelSpec]:
     """Read specs from a ``.pbtxt`` file, a model folder or a repository folder.
@@ -32,10 +30,10 @@ def import_specs(path: Path) -> list[ModelSpec]:
     path = Path(path)
     if path.is_file():
         return [from_proto(load_config(path), ModelSpec)]
-    if (path / _CONFIG).is_file():
+    if (path / CONFIG_FILENAME).is_file():
         return [_import_model_dir(path)]
     if path.is_dir():
-        model_dirs = sorted(p for p in path.iterdir() if (p / _CONFIG).is_file())
+        model_dirs = sorted(p for p in path.iterdir() if (p / CONFIG_FILENAME).is_file())
         if model_dirs:
             return [_import_model_dir(p) for p in model_dirs]
     raise SpecLoadError(f"{path}: no config.pbtxt, model folder or repository found")

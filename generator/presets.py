@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import SpecError
+from generator.layout import ONNX_FILENAME, ONNXRUNTIME_PLATFORM, PLAN_FILENAME, TENSORRT_PLATFORM
 from generator.spec import (
     EnsembleScheduling,
     EnsembleStep,
@@ -82,8 +83,8 @@ def onnx_model(
         **fields: Any other :class:`ModelSpec` field.
     """
     defaults = {
-        "platform": "onnxruntime_onnx",
-        "versions": _version_files(name, "model.onnx", Path(model_file), versions),
+        "platform": ONNXRUNTIME_PLATFORM,
+        "versions": _version_files(name, ONNX_FILENAME, Path(model_file), versions),
     }
     return _build("onnx_model", name, defaults, fields)
 
@@ -106,12 +107,12 @@ def tensorrt_model(
         versions: Version folders that receive the files.
         **fields: Any other :class:`ModelSpec` field.
     """
-    version_files = _version_files(name, "model.plan", Path(plan_file), versions)
+    version_files = _version_files(name, PLAN_FILENAME, Path(plan_file), versions)
     if onnx_source is not None:
         for files in version_files.values():
-            files["model.onnx"] = Path(onnx_source)
+            files[ONNX_FILENAME] = Path(onnx_source)
     defaults: dict[str, Any] = {
-        "platform": "tensorrt_plan",
+        "platform": TENSORRT_PLATFORM,
         "versions": version_files,
         "instance_groups": (gpu_instances(),),
     }

@@ -23,6 +23,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from generator.convert import spec_to_config
 from generator.errors import DriftError, RepositoryWriteError, SpecError
+from generator.layout import CONFIG_FILENAME, ONNX_FILENAME, is_onnxruntime, replace_folder
 from generator.loader import LoadedSpec
 from generator.render import render_config
 from generator.spec import Labels, ModelSpec, Template, Text
@@ -35,7 +36,6 @@ from generator.validation import (
     raise_for_errors,
     validate_models,
 )
-from generator.validation.platforms import is_onnxruntime
 
 __all__ = [
     "MANIFEST_NAME",
@@ -154,7 +154,7 @@ def _plan_model(loaded: LoadedSpec, staging: Path) -> tuple[PlannedModel, ModelA
             on_disk[sub_rel] = disk
     issues: list[Issue] = []
     if is_onnxruntime(config):
-        model_file = config.default_model_filename or "model.onnx"
+        model_file = config.default_model_filename or ONNX_FILENAME
         candidates = [
             on_disk[f"{v}/{model_file}"]
             for v in sorted(spec.versions, reverse=True)
@@ -167,7 +167,7 @@ def _plan_model(loaded: LoadedSpec, staging: Path) -> tuple[PlannedModel, ModelA
         if not any(rel.startswith(f"{name}/{version}/") for rel in files):
             # Git keeps no empty folders, and Triton needs the version folder.
             files[f"{name}/{version}/{KEEP_FILE}"] = b""
-    files[f"{name}/config.pbtxt"] = render_config(
+    files[f"{name}/{CONFIG_FILENAME}"] = render_config(
         config, origin=f"{loaded.origin} (model {name!r})"
     ).encode("utf-8")
     artifacts = ModelArtifacts(
@@ -331,41 +331,35 @@ def build_repository(
 def _swap_in(
     out: Path, planned: Sequence[PlannedModel], manifest: dict[str, str], old: dict[str, str]
 ) -> None:
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
     try:
-        if out.is_dir():
-            _carry_over(out, tmp, skip=set(old) | {MANIFEST_NAME})
-        for model in planned:
-            for rel, content in model.files.items():
-                target = tmp / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if isinstance(content, Path):
-                    shutil.copyfile(content, target)
-                else:
-                    target.write_bytes(content)
-        (tmp / MANIFEST_NAME).write_bytes(_manifest_bytes(manifest))
-        os.chmod(tmp, 0o755)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise RepositoryWriteError(f"writing {out} failed: {exc}") from exc
-        raise
-    backup = None
-    try:
-        if out.exists():
-            backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-            os.rmdir(backup)
-            os.rename(out, backup)
-        os.rename(tmp, out)
+        with replace_folder(out) as tmp:
+            try:
+                _fill(tmp, out, planned, manifest, old)
+            except OSError as exc:
+                raise RepositoryWriteError(f"writing {out} failed: {exc}") from exc
     except OSError as exc:
-        if backup is not None and not out.exists():
-            os.rename(backup, out)
-        shutil.rmtree(tmp, ignore_errors=True)
         raise RepositoryWriteError(f"replacing {out} failed: {exc}") from exc
-    if backup is not None:
-        shutil.rmtree(backup, ignore_errors=True)
+
+
+def _fill(
+    tmp: Path,
+    out: Path,
+    planned: Sequence[PlannedModel],
+    manifest: dict[str, str],
+    old: dict[str, str],
+) -> None:
+    """Write the new repository into ``tmp``: carried-over files, then generated ones."""
+    if out.is_dir():
+        _carry_over(out, tmp, skip=set(old) | {MANIFEST_NAME})
+    for model in planned:
+        for rel, content in model.files.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, Path):
+                shutil.copyfile(content, target)
+            else:
+                target.write_bytes(content)
+    (tmp / MANIFEST_NAME).write_bytes(_manifest_bytes(manifest))
 
 
 def _carry_over(src: Path, dst: Path, skip: set[str]) -> None:

@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from generator.fileio import write_text_atomic
+from generator.errors import ConfigSyntaxError
+from generator.layout import load_config, write_text_atomic
 from loadtests.errors import BenchmarkError
 
 __all__ = [
@@ -239,13 +240,11 @@ def disable_dynamic_batching(config_path: Path) -> None:
         BenchmarkError: The file is not a valid model configuration.
     """
     from google.protobuf import text_format
-    from tritonclient.grpc import model_config_pb2
 
-    config = model_config_pb2.ModelConfig()
     try:
-        text_format.Parse(config_path.read_text(encoding="utf-8"), config)
-    except (OSError, text_format.ParseError) as exc:
-        raise BenchmarkError(f"{config_path}: cannot parse model config: {exc}") from exc
+        config = load_config(config_path)
+    except ConfigSyntaxError as exc:
+        raise BenchmarkError(f"cannot parse model config: {exc}") from exc
     config.ClearField("dynamic_batching")
     write_text_atomic(config_path, text_format.MessageToString(config))
 

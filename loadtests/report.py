@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.fileio import write_bytes_atomic, write_text_atomic
+from generator.layout import write_bytes_atomic, write_text_atomic
 from loadtests.server_stats import LatencyBreakdown, ModelDelta
 from loadtests.targets import Measured, TargetVerdict, all_passed, format_verdict_table
 

@@ -25,6 +25,7 @@ from typing import TextIO
 from loadtests.errors import RunnerError
 from loadtests.scenarios import SCENARIOS
 from loadtests.targets import TARGET_NAMES, TargetVerdict, format_verdict_table
+from serving.errors import ServingError
 
 _VERDICT_FIELDS = ("model", "target", "goal", "measured", "passed")
 
@@ -316,7 +317,5 @@ def run_load_test(options: RunOptions, out: TextIO = sys.stdout) -> int:
         return code
     except RunnerError:
         raise
-    except Exception as exc:
-        if type(exc).__module__.startswith("generator."):
-            raise RunnerError(f"embedded server: {exc}") from exc
-        raise
+    except ServingError as exc:
+        raise RunnerError(f"embedded server: {exc}") from exc

@@ -24,7 +24,7 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 
-from generator.fileio import write_bytes_atomic
+from generator.layout import write_bytes_atomic
 from reference.data import CLASSES, TRAIN_SEED, encode_png, make_images, preprocess
 
 __all__ = [

@@ -1,4 +1,9 @@
-"""Serve a model repository with a real Triton Inference Server on loopback ports.
+"""The runtime: run model repositories on real Triton Inference Servers.
+
+It serves a repository on loopback ports (:class:`TritonServer`, ``python -m serving``)
+and adapts repositories to servers without a GPU; every error it raises on purpose is a
+:class:`ServingError`. It builds on the generator's core (``generator.layout`` for the
+repository layout, ``generator.validation`` for ONNX auto-completion), never the reverse.
 
 The default binary is the Triton 2.51 build shipped in ``nvidia-pytriton`` (python
 backend only, CPU only); :func:`adapt_repository` makes a copy of a production
@@ -25,6 +30,7 @@ from serving.errors import (
     AdaptationError,
     AdaptDestinationError,
     ServerStartError,
+    ServingError,
     TritonNotFoundError,
 )
 from serving.locate import EmbeddedTriton, find_embedded_triton, is_embedded_binary
@@ -40,6 +46,7 @@ __all__ = [
     "AdaptationError",
     "EmbeddedTriton",
     "ServerStartError",
+    "ServingError",
     "Substitution",
     "TritonNotFoundError",
     "TritonServer",

@@ -10,9 +10,7 @@ from __future__ import annotations
 import enum
 import json
 import os
-import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,9 +18,22 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
 from generator.errors import ConfigSyntaxError
-from generator.fileio import write_text_atomic
+from generator.layout import (
+    CONFIG_FILENAME,
+    ONNX_FILENAME,
+    ONNXRUNTIME_PLATFORM,
+    PYTHON_BACKEND,
+    PYTHON_FILENAME,
+    is_onnxruntime,
+    is_tensorrt,
+    load_config,
+    model_name_problem,
+    replace_folder,
+    version_folders,
+    write_text_atomic,
+)
 from generator.templates import render_template
-from generator.validation.platforms import is_onnxruntime, is_tensorrt
+from generator.validation import complete_from_onnx
 from serving.errors import AdaptationError, AdaptDestinationError
 
 __all__ = [
@@ -34,15 +45,9 @@ __all__ = [
     "write_adapted_repository",
 ]
 
-CONFIG_NAME = "config.pbtxt"
 ONNX_SOURCE_PARAMETER = "onnx_source"
-_DEFAULT_ONNX = "model.onnx"
-_DEFAULT_PLAN = "model.plan"
-_PYTHON_BACKEND = "python"
-_ONNX_PLATFORM = "onnxruntime_onnx"
 #: File that :func:`write_adapted_repository` leaves in its output folder.
 MARKER_NAME = ".adapted-from"
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 _TEMPLATE = "onnxruntime_model.py.j2"
 
 _GroupKind = model_config_pb2.ModelInstanceGroup.Kind
@@ -85,7 +90,7 @@ class Substitution:
 
 
 def validate_model_name(name: str) -> str:
-    """Check that ``name`` is a safe model name (no path separators or traversal).
+    """Check ``name`` against Triton's model-name rule (:mod:`generator.layout.names`).
 
     Args:
         name: Model or folder name.
@@ -94,12 +99,11 @@ def validate_model_name(name: str) -> str:
         The name, unchanged.
 
     Raises:
-        AdaptationError: If the name is empty, ``.``/``..`` or has unsafe characters.
+        AdaptationError: If the name is empty, only whitespace, or holds ``/`` or ``..``.
     """
-    if not _MODEL_NAME.match(name) or name in (".", ".."):
-        raise AdaptationError(
-            name, "invalid model name: use letters, digits, '_', '-' and '.' only"
-        )
+    problem = model_name_problem(name)
+    if problem:
+        raise AdaptationError(name, f"invalid model name: it {problem}")
     return name
 
 
@@ -126,20 +130,11 @@ def _link_or_copy(src: str, dst: str) -> str:
     return dst
 
 
-def _read_config(path: Path) -> model_config_pb2.ModelConfig:
-    config = model_config_pb2.ModelConfig()
+def _read_config(name: str, path: Path) -> model_config_pb2.ModelConfig:
     try:
-        text_format.Parse(path.read_text(encoding="utf-8"), config)
-    except text_format.ParseError as error:
-        raise ConfigSyntaxError(path, str(error), error.GetLine(), error.GetColumn()) from error
-    return config
-
-
-def _version_dirs(model_dir: Path) -> list[Path]:
-    return sorted(
-        (p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()),
-        key=lambda p: int(p.name),
-    )
+        return load_config(path)
+    except ConfigSyntaxError as error:
+        raise AdaptationError(name, str(error)) from error
 
 
 def _engine(config: model_config_pb2.ModelConfig) -> str:
@@ -177,12 +172,12 @@ def _tensorrt_sources(name: str, src_dir: Path, config: model_config_pb2.ModelCo
         return {v.name: source for v in versions}
     sources: dict[str, Path] = {}
     for version in versions:
-        candidate = version / _DEFAULT_ONNX
+        candidate = version / ONNX_FILENAME
         if not candidate.is_file():
             raise AdaptationError(
                 name, "TensorRT plans cannot run without a GPU and no ONNX "
                 f"source was found: add parameter {ONNX_SOURCE_PARAMETER!r} or put "
-                f"{_DEFAULT_ONNX!r} next to the plan in version folder {version.name!r}"
+                f"{ONNX_FILENAME!r} next to the plan in version folder {version.name!r}"
             )
         sources[version.name] = candidate
     return sources
@@ -229,9 +224,9 @@ def _link_onnx_sources(name: str, src_dir: Path, dst_dir: Path,
     Returns:
         The sources, relative to the model folder, for the substitution record.
     """
-    sources = _tensorrt_sources(name, src_dir, config, _version_dirs(src_dir))
+    sources = _tensorrt_sources(name, src_dir, config, version_folders(src_dir))
     for version_name, source in sources.items():
-        target = dst_dir / version_name / _DEFAULT_ONNX
+        target = dst_dir / version_name / ONNX_FILENAME
         if target.exists():
             if target.samefile(source):
                 continue
@@ -256,11 +251,11 @@ def _plan_to_onnxruntime(name: str, src_dir: Path, dst_dir: Path,
     """Serve a TensorRT model's ONNX source with Triton's own onnxruntime backend."""
     described = _link_onnx_sources(name, src_dir, dst_dir, config)
     before = _engine(config)
-    config.platform = _ONNX_PLATFORM
+    config.platform = ONNXRUNTIME_PLATFORM
     config.backend = ""
     config.default_model_filename = ""
     return [Substitution(
-        name, "platform", before, f"platform {_ONNX_PLATFORM!r} (ONNX source {described})",
+        name, "platform", before, f"platform {ONNXRUNTIME_PLATFORM!r} (ONNX source {described})",
     ), *_drop_profiles(name, config)]
 
 
@@ -271,10 +266,7 @@ def _complete_from_onnx(name: str, dst_dir: Path, onnx_filename: str,
     The python backend does not auto-complete, so the generated ``model.py`` needs them
     written out.
     """
-    from generator.validation import complete_from_onnx
-
-    versions = sorted((v for v in _version_dirs(dst_dir) if (v / onnx_filename).is_file()),
-                      key=lambda v: int(v.name))
+    versions = [v for v in version_folders(dst_dir) if (v / onnx_filename).is_file()]
     if not versions:
         raise AdaptationError(name, f"no version folder holds {onnx_filename!r} to read "
                               "inputs and outputs from")
@@ -296,13 +288,13 @@ def _to_python_onnxruntime(name: str, src_dir: Path, dst_dir: Path,
     if is_tensorrt(config):
         described = _link_onnx_sources(name, src_dir, dst_dir, config)
         changes += _drop_profiles(name, config)
-        onnx_filename = _DEFAULT_ONNX
+        onnx_filename = ONNX_FILENAME
         changes.append(Substitution(
             name, "platform", _engine(config),
             f"backend 'python' (onnxruntime CPU on ONNX source {described})",
         ))
     else:
-        onnx_filename = config.default_model_filename or _DEFAULT_ONNX
+        onnx_filename = config.default_model_filename or ONNX_FILENAME
         if Path(onnx_filename).name != onnx_filename:
             raise AdaptationError(
                 name, f"default_model_filename must be a file name, got {onnx_filename!r}"
@@ -323,11 +315,11 @@ def _to_python_onnxruntime(name: str, src_dir: Path, dst_dir: Path,
     if not config.input or not config.output:
         changes += _complete_from_onnx(name, dst_dir, onnx_filename, config)
     config.platform = ""
-    config.backend = _PYTHON_BACKEND
+    config.backend = PYTHON_BACKEND
     config.default_model_filename = ""
     model_py = render_onnxruntime_model(name, onnx_filename)
-    for version in _version_dirs(src_dir):
-        write_text_atomic(dst_dir / version.name / "model.py", model_py)
+    for version in version_folders(src_dir):
+        write_text_atomic(dst_dir / version.name / PYTHON_FILENAME, model_py)
     return changes
 
 
@@ -373,9 +365,9 @@ def adapt_repository(src: Path, dst: Path, *, target: AdaptTarget) -> list[Subst
         Every substitution made, in model-name order.
 
     Raises:
-        AdaptationError: A model has an unsafe name, or cannot be adapted (e.g. a
+        AdaptationError: A model has a name Triton refuses, a ``config.pbtxt`` that does
+            not parse (the message names the file and line), or cannot be adapted (e.g. a
             TensorRT plan without an ONNX source).
-        ConfigSyntaxError: A ``config.pbtxt`` does not parse.
         FileExistsError: ``dst`` exists and is not empty.
     """
     src, dst, target = Path(src), Path(dst), AdaptTarget(target)
@@ -389,14 +381,14 @@ def adapt_repository(src: Path, dst: Path, *, target: AdaptTarget) -> list[Subst
     substitutions: list[Substitution] = []
     if target is AdaptTarget.FULL:
         return substitutions
-    for model_dir in sorted(p for p in src.iterdir() if (p / CONFIG_NAME).is_file()):
+    for model_dir in sorted(p for p in src.iterdir() if (p / CONFIG_FILENAME).is_file()):
         name = validate_model_name(model_dir.name)
-        config = _read_config(model_dir / CONFIG_NAME)
+        config = _read_config(name, model_dir / CONFIG_FILENAME)
         if config.name and config.name != name:
             validate_model_name(config.name)
         changes = _adapt_model(name, model_dir, dst / name, config, target)
         if changes:
-            config_path = dst / name / CONFIG_NAME
+            config_path = dst / name / CONFIG_FILENAME
             config_path.unlink()  # a hard link to the source: never write through it
             write_text_atomic(config_path, text_format.MessageToString(config))
             substitutions += changes
@@ -447,8 +439,8 @@ def write_adapted_repository(src: Path, dst: Path, *,
     Raises:
         AdaptDestinationError: ``dst`` exists and was not written by this function, or
             ``dst`` and ``src`` overlap.
-        AdaptationError: A model cannot be adapted.
-        ConfigSyntaxError: A ``config.pbtxt`` does not parse.
+        AdaptationError: A model cannot be adapted, or its ``config.pbtxt`` does not
+            parse (the message names the file and line).
     """
     target = AdaptTarget(target)
     src = Path(src).resolve()
@@ -456,27 +448,7 @@ def write_adapted_repository(src: Path, dst: Path, *,
     if not src.is_dir():
         raise FileNotFoundError(f"model repository {src} is not a folder")
     _check_destination(src, dst.parent.resolve() / dst.name)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dst.name}.adapting-", dir=dst.parent))
-    retired: Path | None = None
-    try:
+    with replace_folder(dst) as staging:
         substitutions = adapt_repository(src, staging, target=target)
         write_text_atomic(staging / MARKER_NAME, _marker_text(src, target))
-        staging.chmod(0o755)  # mkdtemp makes it 0700; a container may read it as another user
-        if dst.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
-            os.replace(dst, retired / dst.name)
-            retired_dst = retired / dst.name
-            try:
-                os.replace(staging, dst)
-            except BaseException:
-                os.replace(retired_dst, dst)
-                raise
-        else:
-            os.replace(staging, dst)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-        if retired is not None:
-            shutil.rmtree(retired, ignore_errors=True)
     return substitutions

@@ -14,9 +14,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
-from generator.errors import GeneratorError
 from serving.adapt import AdaptTarget, write_adapted_repository
-from serving.errors import ServerStartError
+from serving.errors import ServerStartError, ServingError
 from serving.server import TritonServer
 
 __all__ = [
@@ -143,7 +142,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except _Interrupted:
         print("interrupted while starting", file=err)
         return 130
-    except (GeneratorError, OSError) as error:
+    except (ServingError, OSError) as error:
         _print_failure(error, err)
         return 1
     finally:
@@ -193,7 +192,7 @@ def run_adapt(args: argparse.Namespace) -> int:
     target = AdaptTarget(args.target)
     try:
         substitutions = write_adapted_repository(args.source, args.destination, target=target)
-    except (GeneratorError, OSError) as error:
+    except (ServingError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for substitution in substitutions:

@@ -1,24 +1,48 @@
-"""Errors raised by the serving subpackage."""
+"""The runtime's exception tree.
+
+Every error the :mod:`serving` package raises on purpose derives from
+:class:`ServingError`, so a caller (a CLI, the load-test runner, a test) catches the
+whole family in one place::
+
+    ServingError
+    ├── TritonNotFoundError      no tritonserver binary, or the embedded one is incomplete
+    ├── AdaptationError          a model cannot be adapted (unsafe name, unreadable config,
+    │                            no ONNX source for a TensorRT plan, ...)
+    ├── AdaptDestinationError    the adapted copy's folder cannot be written or replaced
+    └── ServerStartError         Triton did not become ready (carries each model's reason)
+
+Errors of the generator's core that surface while serving (a ``config.pbtxt`` that does
+not parse) are translated into these where they cross into :mod:`serving`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
 
-from generator.errors import GeneratorError
+__all__ = [
+    "AdaptDestinationError",
+    "AdaptationError",
+    "ServerStartError",
+    "ServingError",
+    "TritonNotFoundError",
+]
 
-__all__ = ["AdaptDestinationError", "AdaptationError", "ServerStartError", "TritonNotFoundError"]
+
+class ServingError(Exception):
+    """Base class of every error the runtime raises on purpose."""
 
 
-class TritonNotFoundError(GeneratorError):
+class TritonNotFoundError(ServingError):
     """No ``tritonserver`` binary (or its embedded support files) could be found."""
 
 
-class AdaptationError(GeneratorError):
+class AdaptationError(ServingError):
     """A model repository could not be adapted for a server without a GPU.
 
     Attributes:
         model: Name of the model at fault.
+        message: What is wrong with it.
     """
 
     def __init__(self, model: str, message: str) -> None:
@@ -27,7 +51,7 @@ class AdaptationError(GeneratorError):
         super().__init__(f"model {model!r}: {message}")
 
 
-class AdaptDestinationError(GeneratorError):
+class AdaptDestinationError(ServingError):
     """The destination of an adapted repository cannot be written or replaced safely.
 
     Attributes:
@@ -39,7 +63,7 @@ class AdaptDestinationError(GeneratorError):
         super().__init__(message)
 
 
-class ServerStartError(GeneratorError):
+class ServerStartError(ServingError):
     """Triton did not become ready.
 
     Attributes:

@@ -22,7 +22,7 @@ from generator.spec.instances import (
     RateLimiterResource,
     SecondaryDevice,
 )
-from generator.spec.model import MODEL_NAME_PATTERN, FileSource, Labels, ModelSpec, Template, Text
+from generator.spec.model import FileSource, Labels, ModelSpec, Template, Text
 from generator.spec.optimization import (
     Accelerator,
     CudaGraphLowerBound,
@@ -67,7 +67,6 @@ from generator.spec.scheduling import (
 from generator.spec.tensors import BatchInput, BatchOutput, Input, Output, Reshape
 
 __all__ = [
-    "MODEL_NAME_PATTERN",
     "Accelerator",
     "AllVersions",
     "BatchInput",

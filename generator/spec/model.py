@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator.errors import SpecError
+from generator.layout import CONFIG_FILENAME, model_name_problem
 from generator.spec.base import SpecBase
 from generator.spec.instances import InstanceGroup
 from generator.spec.optimization import Optimization
@@ -23,11 +23,7 @@ from generator.spec.policies import (
 from generator.spec.scheduling import DynamicBatching, EnsembleScheduling, SequenceBatching
 from generator.spec.tensors import BatchInput, BatchOutput, Input, Output
 
-__all__ = ["MODEL_NAME_PATTERN", "FileSource", "Labels", "ModelSpec", "Template", "Text"]
-
-MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-"""Model names the generator accepts: they become folder names, so no separators."""
-
+__all__ = ["FileSource", "Labels", "ModelSpec", "Template", "Text"]
 
 @dataclass(frozen=True)
 class Labels:
@@ -168,12 +164,9 @@ class ModelSpec(SpecBase):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.name and not MODEL_NAME_PATTERN.match(self.name):
-            raise SpecError(
-                f"{self.name}.name",
-                f"model name {self.name!r} must match {MODEL_NAME_PATTERN.pattern} "
-                "(letters, digits, '_', '-', '.'; no path separators)",
-            )
+        problem = model_name_problem(self.name) if self.name else None
+        if problem:
+            raise SpecError(f"{self.name}.name", f"model name {self.name!r} {problem}")
         label = self.name or "<unnamed>"
         for version, files in self.versions.items():
             if isinstance(version, bool) or not isinstance(version, int) or version < 1:
@@ -197,7 +190,7 @@ def _check_relative(filename: object, path: str) -> None:
         raise SpecError(
             path, f"file name {filename!r} must be a plain relative path inside the model folder"
         )
-    if filename == "config.pbtxt":
+    if filename == CONFIG_FILENAME:
         raise SpecError(
-            path, "config.pbtxt is generated from the spec; it cannot be given as a file"
+            path, f"{CONFIG_FILENAME} is generated from the spec; it cannot be given as a file"
         )

@@ -5,10 +5,10 @@ mirrors the checks Triton 2.51 runs at load time, plus warnings for configs Trit
 accepts silently but that rarely do what was meant. See ``docs/validation.md``.
 """
 
+from generator.layout import load_config, parse_config
 from generator.validation.artifacts import ModelArtifacts, load_model_dir
 from generator.validation.issues import Issue, Severity, raise_for_errors
 from generator.validation.onnx_check import complete_from_onnx
-from generator.validation.parsing import load_config, parse_config
 from generator.validation.validate import validate_model, validate_models, validate_repository
 
 __all__ = [

@@ -8,12 +8,9 @@ from pathlib import Path, PurePosixPath
 
 from tritonclient.grpc import model_config_pb2 as mc
 
-from generator.validation.parsing import load_config
+from generator.layout import CONFIG_FILENAME, load_config
 
 __all__ = ["CONFIG_FILENAME", "ModelArtifacts", "load_model_dir"]
-
-CONFIG_FILENAME = "config.pbtxt"
-
 
 @dataclass(frozen=True)
 class ModelArtifacts:

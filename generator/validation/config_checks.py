@@ -12,13 +12,13 @@ from collections.abc import Iterable, Sequence
 
 from tritonclient.grpc import model_config_pb2 as mc
 
-from generator.validation.names import model_name_problem
-from generator.validation.platforms import (
+from generator.layout import (
     ENSEMBLE_PLATFORM,
     KNOWN_BACKENDS,
     PLATFORM_BACKENDS,
     is_ensemble,
     is_tensorrt,
+    model_name_problem,
 )
 from generator.validation.reporter import Reporter
 

@@ -9,8 +9,8 @@ from typing import TypeVar
 
 from tritonclient.grpc import model_config_pb2 as mc
 
+from generator.layout import is_ensemble
 from generator.validation.config_checks import type_name
-from generator.validation.platforms import is_ensemble
 from generator.validation.reporter import Reporter
 
 __all__ = ["check_ensemble", "ensemble_model_cycles"]

@@ -6,8 +6,8 @@ from pathlib import Path, PurePosixPath
 
 from tritonclient.grpc import model_config_pb2 as mc
 
+from generator.layout import is_ensemble, model_filenames
 from generator.validation.artifacts import ModelArtifacts
-from generator.validation.platforms import is_ensemble, model_filenames
 from generator.validation.reporter import Reporter
 
 __all__ = ["check_files", "count_label_lines", "model_file_in_version"]

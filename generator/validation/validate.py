@@ -9,13 +9,13 @@ from pathlib import Path
 from tritonclient.grpc import model_config_pb2 as mc
 
 from generator.errors import ConfigSyntaxError, OnnxModelError
+from generator.layout import is_ensemble, is_onnxruntime, model_filenames
 from generator.validation.artifacts import CONFIG_FILENAME, ModelArtifacts, load_model_dir
 from generator.validation.config_checks import check_config
 from generator.validation.ensemble import check_ensemble, ensemble_model_cycles
 from generator.validation.file_checks import check_files
 from generator.validation.issues import Issue, Severity
 from generator.validation.onnx_check import onnx_issues
-from generator.validation.platforms import is_ensemble, is_onnxruntime, model_filenames
 from generator.validation.reporter import Reporter
 
 __all__ = ["validate_model", "validate_models", "validate_repository"]

@@ -81,8 +81,8 @@ def test_spec_rejects_unknown_enum_name_listing_valid_names() -> None:
         Input(name="x", data_type="FLOAT32")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("name", ["../escape", "a/b", "/abs", ".hidden", "with space"])
-def test_model_spec_rejects_name_that_could_escape_the_repository(name: str) -> None:
+@pytest.mark.parametrize("name", ["../escape", "a/b", "/abs", "a..b", "  "])
+def test_model_spec_rejects_name_triton_refuses(name: str) -> None:
     with pytest.raises(SpecError, match="model name"):
         ModelSpec(name=name)
 

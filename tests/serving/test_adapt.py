@@ -20,6 +20,7 @@ from serving import (
     AdaptationError,
     AdaptDestinationError,
     AdaptTarget,
+    ServingError,
     Substitution,
     adapt_repository,
     parse_model_errors,
@@ -295,7 +296,7 @@ def test_write_adapted_repository_keeps_the_earlier_copy_when_adapting_fails(
     write_adapted_repository(src, dst, target=AdaptTarget.CPU)
     before = sorted(str(p.relative_to(dst)) for p in dst.rglob("*"))
     (src / "softmax_trt" / "config.pbtxt").write_text("platform: ")
-    with pytest.raises(ConfigSyntaxError):
+    with pytest.raises(AdaptationError, match="softmax_trt"):
         write_adapted_repository(src, dst, target=AdaptTarget.CPU)
     assert sorted(str(p.relative_to(dst)) for p in dst.rglob("*")) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cpu", "src"]
@@ -333,19 +334,27 @@ def _pbtxt_string(value: str) -> str:
     return text_format.MessageToString(message).split(":", 1)[1].strip()
 
 
-def test_adapt_repository_reports_file_and_line_when_a_config_does_not_parse(
+def test_adapt_repository_raises_adaptation_error_naming_file_and_line_when_config_is_bad(
     tmp_path: Path,
 ) -> None:
     write_model(tmp_path / "src", "broken", 'name: "broken"\nmax_batch_size: "eight"\n', {})
-    with pytest.raises(ConfigSyntaxError) as failure:
+    with pytest.raises(AdaptationError) as failure:
         adapt_repository(tmp_path / "src", tmp_path / "dst", target=AdaptTarget.EMBEDDED)
-    assert failure.value.path.name == "config.pbtxt" and failure.value.line == 2
+    assert failure.value.model == "broken"
+    assert f"{tmp_path / 'src' / 'broken' / 'config.pbtxt'}:2:" in str(failure.value)
+    assert isinstance(failure.value, ServingError)
+    assert isinstance(failure.value.__cause__, ConfigSyntaxError)
 
 
-@pytest.mark.parametrize("name", ["..", "a/b", "", "../etc", "bad name", "-x"])
-def test_validate_model_name_rejects_unsafe_names(name: str) -> None:
+@pytest.mark.parametrize("name", ["..", "a/b", "", "../etc", "a..b", " ", "\t\n"])
+def test_validate_model_name_rejects_names_triton_refuses(name: str) -> None:
     with pytest.raises(AdaptationError, match="invalid model name"):
         validate_model_name(name)
+
+
+@pytest.mark.parametrize("name", ["_x", "-x", "modèle", "bad name", "a.b", "v1.2-beta"])
+def test_validate_model_name_accepts_names_triton_accepts(name: str) -> None:
+    assert validate_model_name(name) == name
 
 
 def test_substitution_prints_model_what_from_and_to() -> None:

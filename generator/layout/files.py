@@ -1,25 +1,50 @@
-"""Known platforms, backends and the model file names Triton looks for."""
+"""File, folder and platform names of a Triton model repository, and what they imply."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from tritonclient.grpc import model_config_pb2 as mc
 
 __all__ = [
+    "CONFIG_FILENAME",
     "ENSEMBLE_PLATFORM",
+    "KNOWN_BACKENDS",
+    "ONNXRUNTIME_BACKEND",
+    "ONNXRUNTIME_PLATFORM",
+    "ONNX_FILENAME",
+    "PLAN_FILENAME",
     "PLATFORM_BACKENDS",
+    "PYTHON_BACKEND",
+    "PYTHON_FILENAME",
+    "TENSORRT_BACKEND",
+    "TENSORRT_PLATFORM",
     "effective_backend",
     "is_ensemble",
     "is_onnxruntime",
     "is_tensorrt",
+    "is_version_folder_name",
     "model_filenames",
+    "version_folders",
 ]
 
+CONFIG_FILENAME = "config.pbtxt"
+"""The model configuration inside each model folder."""
+
 ENSEMBLE_PLATFORM = "ensemble"
+ONNXRUNTIME_PLATFORM = "onnxruntime_onnx"
+ONNXRUNTIME_BACKEND = "onnxruntime"
+ONNX_FILENAME = "model.onnx"
+TENSORRT_PLATFORM = "tensorrt_plan"
+TENSORRT_BACKEND = "tensorrt"
+PLAN_FILENAME = "model.plan"
+PYTHON_BACKEND = "python"
+PYTHON_FILENAME = "model.py"
 
 #: platform -> the backend that serves it (Triton's GetBackendTypeFromPlatform).
 PLATFORM_BACKENDS: dict[str, str] = {
-    "tensorrt_plan": "tensorrt",
-    "onnxruntime_onnx": "onnxruntime",
+    TENSORRT_PLATFORM: TENSORRT_BACKEND,
+    ONNXRUNTIME_PLATFORM: ONNXRUNTIME_BACKEND,
     "pytorch_libtorch": "pytorch",
     "torch_aoti": "pytorch",
     "tensorflow_graphdef": "tensorflow",
@@ -30,8 +55,8 @@ PLATFORM_BACKENDS: dict[str, str] = {
 KNOWN_BACKENDS = frozenset(PLATFORM_BACKENDS.values())
 
 _PLATFORM_FILES: dict[str, str] = {
-    "tensorrt_plan": "model.plan",
-    "onnxruntime_onnx": "model.onnx",
+    TENSORRT_PLATFORM: PLAN_FILENAME,
+    ONNXRUNTIME_PLATFORM: ONNX_FILENAME,
     "pytorch_libtorch": "model.pt",
     "torch_aoti": "model.pt2",
     "tensorflow_graphdef": "model.graphdef",
@@ -39,10 +64,10 @@ _PLATFORM_FILES: dict[str, str] = {
 }
 
 _BACKEND_FILES: dict[str, str] = {
-    "tensorrt": "model.plan",
-    "onnxruntime": "model.onnx",
+    TENSORRT_BACKEND: PLAN_FILENAME,
+    ONNXRUNTIME_BACKEND: ONNX_FILENAME,
     "pytorch": "model.pt",
-    "python": "model.py",
+    PYTHON_BACKEND: PYTHON_FILENAME,
     "openvino": "model.xml",
 }
 
@@ -62,12 +87,12 @@ def effective_backend(config: mc.ModelConfig) -> str:
 
 def is_tensorrt(config: mc.ModelConfig) -> bool:
     """Whether the model is a TensorRT plan."""
-    return bool(config.platform == "tensorrt_plan" or config.backend == "tensorrt")
+    return bool(config.platform == TENSORRT_PLATFORM or config.backend == TENSORRT_BACKEND)
 
 
 def is_onnxruntime(config: mc.ModelConfig) -> bool:
     """Whether the model is served by the ONNX Runtime backend."""
-    return bool(config.platform == "onnxruntime_onnx" or config.backend == "onnxruntime")
+    return bool(config.platform == ONNXRUNTIME_PLATFORM or config.backend == ONNXRUNTIME_BACKEND)
 
 
 def model_filenames(config: mc.ModelConfig) -> tuple[str, ...]:
@@ -89,3 +114,16 @@ def model_filenames(config: mc.ModelConfig) -> tuple[str, ...]:
             names.append(guess)
     names.extend(str(v) for v in config.cc_model_filenames.values())
     return tuple(dict.fromkeys(names))
+
+
+def is_version_folder_name(name: str) -> bool:
+    """Whether a folder of that name inside a model folder is a version (all digits)."""
+    return name.isascii() and name.isdigit()
+
+
+def version_folders(model_dir: Path) -> list[Path]:
+    """The version folders of a model folder, in ascending version order."""
+    return sorted(
+        (p for p in Path(model_dir).iterdir() if p.is_dir() and is_version_folder_name(p.name)),
+        key=lambda p: int(p.name),
+    )

@@ -9,6 +9,7 @@ from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2 as mc
 
 from generator.errors import ConfigSyntaxError
+from generator.layout.files import CONFIG_FILENAME
 
 __all__ = ["load_config", "parse_config"]
 
@@ -30,7 +31,7 @@ def parse_config(text: str, *, path: Path | None = None) -> mc.ModelConfig:
             (unknown field, bad value, unbalanced braces); carries file, line and column.
     """
     config = mc.ModelConfig()
-    where = path if path is not None else Path("<config.pbtxt>")
+    where = path if path is not None else Path(f"<{CONFIG_FILENAME}>")
     try:
         text_format.Parse(text, config)
     except text_format.ParseError as exc:
@@ -49,10 +50,11 @@ def load_config(path: Path) -> mc.ModelConfig:
         The parsed ``ModelConfig``.
 
     Raises:
-        ConfigSyntaxError: The file is unreadable or does not parse.
+        ConfigSyntaxError: The file is missing, unreadable or does not parse.
     """
+    path = Path(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigSyntaxError(path, f"cannot read config: {exc}") from exc
-    return parse_config(text, path=Path(path))
+    return parse_config(text, path=path)
