@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator.fileio import write_bytes_atomic
+from generator.layout import write_bytes_atomic
 from reference.data import CLASSES, HELD_OUT_SEED, TRAIN_SEED, make_interactions
 
 CLASSIFIER_FILE = "image_diagnosis_classifier.onnx"

@@ -25,7 +25,7 @@ import numpy.typing as npt
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from generator.fileio import write_bytes_atomic
+from generator.layout import write_bytes_atomic
 from reference.data import TRAIN_SEED, Interactions, make_interactions
 
 __all__ = [
