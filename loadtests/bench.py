@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from generator.errors import ConfigSyntaxError
-from generator.layout import load_config, write_text_atomic
+from generator.layout import CONFIG_FILENAME, load_config, write_text_atomic
 from loadtests.errors import BenchmarkError
 
 __all__ = [
@@ -336,7 +336,7 @@ def run_benchmark(options: BenchOptions) -> BenchResult:
     """
     from serving import TritonServer
 
-    if not (options.repository / CLASSIFIER / "config.pbtxt").is_file():
+    if not (options.repository / CLASSIFIER / CONFIG_FILENAME).is_file():
         raise BenchmarkError(f"repository: {options.repository} has no {CLASSIFIER} model")
     _progress(f"in-process onnxruntime, batch sizes {list(options.batch_sizes)}")
     in_process = _measure_in_process(options)
@@ -355,7 +355,7 @@ def run_benchmark(options: BenchOptions) -> BenchResult:
     with tempfile.TemporaryDirectory(prefix="bench-repo-") as tmp:
         variant = Path(tmp) / "model_repository"
         shutil.copytree(options.repository, variant)
-        disable_dynamic_batching(variant / CLASSIFIER / "config.pbtxt")
+        disable_dynamic_batching(variant / CLASSIFIER / CONFIG_FILENAME)
         _progress("starting Triton on a copy with dynamic batching switched off")
         with TritonServer(variant) as server:
             (unbatched,) = _measure_served(server.grpc_address, options, [concurrency],
