@@ -1,0 +1,317 @@
+"""N Triton replicas behind one HAProxy: start, drain, kill, restart and supervise them.
+
+A replica keeps its ports for life, so the balancer's configuration never changes: a
+restarted replica takes traffic again once it passes its health check. Stopping a
+replica always drains it first (the balancer stops sending to it, requests in flight
+finish), then sends SIGTERM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from generator.layout.atomic import write_text_atomic
+from serving.lb import Balancer, ReplicaAddress, ReplicaError
+from serving.ports import LOOPBACK, free_ports
+from serving.server import TritonServer
+
+__all__ = ["ReplicaInfo", "ReplicaSet", "copy_models"]
+
+_MAX_REPLICAS = 16
+
+
+@dataclass(frozen=True)
+class ReplicaInfo:
+    """Where one replica listens, as written to the state file.
+
+    Attributes:
+        name: Server name in the balancer (``replica-1``, ...).
+        http_url: Triton's HTTP endpoint.
+        grpc_url: Triton's gRPC endpoint.
+        metrics_url: Triton's Prometheus endpoint.
+        pid: Process id of ``tritonserver``, or None while it is stopped.
+    """
+
+    name: str
+    http_url: str
+    grpc_url: str
+    metrics_url: str
+    pid: int | None
+
+
+def copy_models(repository: Path, models: Sequence[str], destination: Path) -> Path:
+    """Copy only ``models`` of a repository to ``destination`` (less memory per replica).
+
+    Args:
+        repository: The source repository.
+        models: Model folder names to keep (list an ensemble's steps too).
+        destination: A folder that must not exist yet.
+
+    Returns:
+        ``destination``.
+
+    Raises:
+        ReplicaError: A model folder is missing (``replica`` names the model).
+    """
+    for model in models:
+        if not (Path(repository) / model / "config.pbtxt").is_file():
+            raise ReplicaError(model, f"no model folder {model!r} in {repository}")
+    destination.mkdir(parents=True)
+    for model in models:
+        shutil.copytree(Path(repository) / model, destination / model)
+    return destination
+
+
+class ReplicaSet:
+    """``replicas`` Triton servers on loopback ports and HAProxy in front of them.
+
+    Use as a context manager::
+
+        with ReplicaSet(Path("model_repository"), replicas=2) as replicas:
+            print(replicas.balancer.grpc_url, [r.grpc_url for r in replicas.info()])
+
+    Args:
+        repository: The model repository every replica serves.
+        replicas: How many replicas (1-16).
+        models: Serve only these model folders (a private copy); all when None.
+        drain_timeout_s: Bound on the wait for requests in flight when draining.
+        restart_timeout_s: Bound on the wait for a restarted replica to take traffic.
+        balancer_options: Keyword arguments of :class:`serving.lb.Balancer` (ports,
+            ``haproxy``, timeouts, check interval, ...).
+        **server_options: Keyword arguments of :class:`serving.TritonServer` for every
+            replica (``tritonserver``, ``adapt``, ``exit_timeout_s``, ...).
+    """
+
+    def __init__(
+        self,
+        repository: Path,
+        *,
+        replicas: int,
+        models: Sequence[str] | None = None,
+        drain_timeout_s: float = 30.0,
+        restart_timeout_s: float = 120.0,
+        balancer_options: dict[str, Any] | None = None,
+        **server_options: Any,
+    ) -> None:
+        if not isinstance(replicas, int) or not 1 <= replicas <= _MAX_REPLICAS:
+            raise ReplicaError("replicas", f"count must be 1-{_MAX_REPLICAS}, got {replicas!r}")
+        for option in ("http_port", "grpc_port", "metrics_port"):
+            if option in server_options:
+                raise ReplicaError("replicas", f"{option} is chosen per replica; do not pass it")
+        self.repository = Path(repository)
+        self.count = replicas
+        self.models = tuple(models) if models is not None else None
+        self.drain_timeout_s = drain_timeout_s
+        self.restart_timeout_s = restart_timeout_s
+        self._balancer_options = dict(balancer_options or {})
+        self._server_options = server_options
+        self.names = tuple(f"replica-{index + 1}" for index in range(replicas))
+        self._servers: dict[str, TritonServer] = {}
+        self._ports: dict[str, tuple[int, int, int]] = {}
+        self._stopped: set[str] = set()
+        self._workdir: Path | None = None
+        self._served_repository = self.repository
+        self._balancer: Balancer | None = None
+        self._lock = threading.RLock()
+
+    # ----------------------------------------------------------------- access
+    @property
+    def balancer(self) -> Balancer:
+        """The running balancer."""
+        if self._balancer is None:
+            raise RuntimeError("the replica set is not started")
+        return self._balancer
+
+    def server(self, name: str) -> TritonServer:
+        """The current :class:`TritonServer` of a replica.
+
+        Raises:
+            ReplicaError: No replica of that name.
+        """
+        try:
+            return self._servers[name]
+        except KeyError:
+            raise ReplicaError(name, f"no such replica; replicas are {list(self.names)}") from None
+
+    def info(self) -> list[ReplicaInfo]:
+        """Where each replica listens and its current process id."""
+        infos = []
+        for name in self.names:
+            http, grpc, metrics = self._ports[name]
+            server = self._servers.get(name)
+            pid = server.pid if server is not None and server.is_running else None
+            infos.append(ReplicaInfo(
+                name=name, http_url=f"http://{LOOPBACK}:{http}",
+                grpc_url=f"grpc://{LOOPBACK}:{grpc}",
+                metrics_url=f"http://{LOOPBACK}:{metrics}/metrics", pid=pid,
+            ))
+        return infos
+
+    def state(self) -> dict[str, Any]:
+        """The state-file document: the balancer's URLs and every replica's."""
+        balancer = self.balancer
+        return {
+            "lb": {"http_url": balancer.http_url, "grpc_url": balancer.grpc_url,
+                   "stats_url": balancer.stats_url, "metrics_url": balancer.metrics_url,
+                   "pid": balancer.pid},
+            "replicas": [asdict(info) for info in self.info()],
+        }
+
+    def write_state(self, path: Path) -> None:
+        """Write :meth:`state` as JSON to ``path`` atomically (temporary sibling, rename)."""
+        write_text_atomic(Path(path), json.dumps(self.state(), indent=2) + "\n")
+
+    # ----------------------------------------------------------------- lifecycle
+    def __enter__(self) -> ReplicaSet:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start every replica (each waits until ready), then the balancer.
+
+        Raises:
+            ServerStartError: A replica did not become ready.
+            BalancerError: HAProxy is missing, or did not start.
+        """
+        with self._lock:
+            if self._balancer is not None:
+                raise RuntimeError("the replica set is already started")
+            try:
+                repository = self.repository
+                self._workdir = Path(tempfile.mkdtemp(prefix="triton-replicas-"))
+                if self.models is not None:
+                    repository = copy_models(self.repository, self.models,
+                                             self._workdir / "repository")
+                self._served_repository = repository
+                for name in self.names:
+                    self._start_replica(name, fresh_ports=True)
+                self._balancer = Balancer(
+                    [ReplicaAddress(name, LOOPBACK, self._ports[name][0], self._ports[name][1])
+                     for name in self.names], **self._balancer_options)
+                self._balancer.start()
+            except BaseException:
+                self.stop()
+                raise
+
+    def stop(self) -> None:
+        """Stop everything: the balancer first (it finishes requests in flight), then replicas.
+
+        Safe to call more than once.
+        """
+        with self._lock:
+            if self._balancer is not None:
+                self._balancer.close()
+                self._balancer = None
+            for server in self._servers.values():
+                server.stop()
+            self._servers.clear()
+            if self._workdir is not None:
+                shutil.rmtree(self._workdir, ignore_errors=True)
+                self._workdir = None
+
+    # ----------------------------------------------------------------- operations
+    def drain(self, name: str) -> float:
+        """Take a replica out of the balancer and wait for its requests in flight.
+
+        Returns:
+            Seconds until no request was in flight to it.
+        """
+        self.server(name)
+        self.balancer.drain(name)
+        return self.balancer.wait_idle(name, self.drain_timeout_s)
+
+    def stop_replica(self, name: str) -> float:
+        """Drain a replica, then stop it with SIGTERM (it stays stopped until restarted).
+
+        Returns:
+            Seconds spent draining.
+        """
+        with self._lock:
+            drained_s = self.drain(name)
+            self._stopped.add(name)
+            self.server(name).stop()
+            return drained_s
+
+    def kill(self, name: str, signum: int = signal.SIGKILL) -> None:
+        """Send ``signum`` to a replica's ``tritonserver`` (a crash, for drills).
+
+        The supervisor (:meth:`supervise`) restarts it unless it was stopped on purpose.
+        """
+        pid = self.server(name).pid
+        if pid is None:
+            raise ReplicaError(name, "is not running")
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+    def restart(self, name: str) -> float:
+        """Start a replica again on its ports and put it back into the balancer.
+
+        A replica still running is drained and stopped first.
+
+        Returns:
+            Seconds from the start of the new process until the balancer's health
+            checks pass (the replica takes traffic from then on).
+        """
+        with self._lock:
+            server = self.server(name)
+            if server.is_running:
+                self.stop_replica(name)
+            else:
+                server.stop()
+            started = time.monotonic()
+            self._start_replica(name, fresh_ports=False)
+            self._stopped.discard(name)
+            balancer = self.balancer
+            balancer.wait_up(name, self.restart_timeout_s)
+            balancer.ready(name)
+            return time.monotonic() - started
+
+    def dead_replicas(self) -> list[str]:
+        """Replicas whose process exited although nobody stopped them."""
+        return [name for name in self.names
+                if name not in self._stopped and not self.server(name).is_running]
+
+    def supervise(self) -> list[str]:
+        """Restart every replica that exited on its own; returns their names."""
+        restarted = []
+        for name in self.dead_replicas():
+            self.restart(name)
+            restarted.append(name)
+        return restarted
+
+    # ----------------------------------------------------------------- internals
+    def _start_replica(self, name: str, *, fresh_ports: bool) -> None:
+        attempts = 3 if fresh_ports else 1
+        for attempt in range(attempts):
+            if fresh_ports:
+                http, grpc, metrics = free_ports(3)
+            else:
+                http, grpc, metrics = self._ports[name]
+            server = TritonServer(self._served_repository, http_port=http, grpc_port=grpc,
+                                  metrics_port=metrics, **self._server_options)
+            self._servers[name] = server
+            self._ports[name] = (http, grpc, metrics)
+            try:
+                server.start()
+                return
+            except Exception as error:
+                server.stop()
+                bind_race = "Address already in use" in str(getattr(error, "log_tail", ""))
+                if not (fresh_ports and bind_race) or attempt == attempts - 1:
+                    raise
