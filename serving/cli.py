@@ -16,6 +16,7 @@ from typing import Any, TextIO
 
 from serving.adapt import AdaptTarget, write_adapted_repository
 from serving.errors import ServerStartError, ServingError
+from serving.replicas import add_replica_arguments, run_replicas
 from serving.server import TritonServer
 
 __all__ = [
@@ -62,6 +63,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--exit-timeout-s", type=int, default=5,
                         help="seconds Triton waits for in-flight requests on shutdown "
                         "(default 5)")
+    add_replica_arguments(parser)
 
 
 def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -102,6 +104,8 @@ def run_serve(args: argparse.Namespace) -> int:
         0 after a clean stop on a signal, 1 if the server could not start (each failed
         model and Triton's reason are printed to stderr) or died while serving.
     """
+    if args.replicas is not None:
+        return run_replicas(args)
     out, err = sys.stdout, sys.stderr
     stop = threading.Event()
     starting = True

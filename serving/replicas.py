@@ -8,28 +8,36 @@ finish), then sends SIGTERM.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from types import FrameType, TracebackType
+from typing import Any, TextIO
 
 from generator.layout.atomic import write_text_atomic
+from serving.errors import ServingError
 from serving.lb import Balancer, ReplicaAddress, ReplicaError
 from serving.ports import LOOPBACK, free_ports
 from serving.server import TritonServer
 
-__all__ = ["ReplicaInfo", "ReplicaSet", "copy_models"]
+__all__ = ["ReplicaInfo", "ReplicaSet", "add_replica_arguments", "copy_models", "run_replicas"]
 
 _MAX_REPLICAS = 16
+_SUPERVISE_INTERVAL_S = 0.5
+
+
+class _Interrupted(BaseException):
+    """Raised by the signal handler while replicas are still starting."""
 
 
 @dataclass(frozen=True)
@@ -315,3 +323,115 @@ class ReplicaSet:
                 bind_race = "Address already in use" in str(getattr(error, "log_tail", ""))
                 if not (fresh_ports and bind_race) or attempt == attempts - 1:
                     raise
+
+
+def add_replica_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--replicas``, ``--state-file`` and ``--haproxy`` to the ``serve`` parser.
+
+    Args:
+        parser: The parser of the ``serve`` command.
+    """
+    parser.add_argument("--replicas", type=int, default=None, metavar="N",
+                        help="run N Triton replicas behind HAProxy; --http-port and "
+                        "--grpc-port are then the balancer's ports")
+    parser.add_argument("--state-file", type=Path, default=None, metavar="FILE",
+                        help="with --replicas: write the balancer's and each replica's URLs "
+                        "and pids to FILE as JSON (rewritten when a replica restarts)")
+    parser.add_argument("--haproxy", type=Path, default=None, metavar="PATH",
+                        help="with --replicas: the haproxy binary (default: on PATH)")
+
+
+def _print_urls(replicas: ReplicaSet, out: TextIO) -> None:
+    balancer = replicas.balancer
+    print(f"balancer HTTP:    {balancer.http_url}", file=out)
+    print(f"balancer gRPC:    {balancer.grpc_url}", file=out)
+    print(f"balancer stats:   {balancer.stats_url} (Prometheus: {balancer.metrics_url})",
+          file=out)
+    print(f"balancer log:     {balancer.log_path}", file=out)
+    for info in replicas.info():
+        print(f"{info.name}: HTTP {info.http_url}  gRPC {info.grpc_url}  "
+              f"metrics {info.metrics_url}  pid {info.pid}", file=out)
+
+
+def run_replicas(args: argparse.Namespace) -> int:
+    """``serve REPO --replicas N``: replicas and HAProxy in the foreground until a signal.
+
+    A replica that exits on its own is restarted on its ports (and the state file
+    rewritten). On SIGINT/SIGTERM the balancer stops first: it closes its listeners and
+    lets requests in flight finish, so no replica is stopped while the balancer still
+    sends to it; then every replica gets SIGTERM.
+
+    Args:
+        args: Parsed ``serve`` arguments with ``replicas`` set.
+
+    Returns:
+        0 after a clean stop, 1 if something could not start or HAProxy died, 2 on
+        a bad argument, 130 if interrupted while starting.
+    """
+    out, err = sys.stdout, sys.stderr
+    if args.replicas < 1 or args.replicas > _MAX_REPLICAS:
+        print(f"error: --replicas: must be 1-{_MAX_REPLICAS}, got {args.replicas}", file=err)
+        return 2
+    if args.metrics_port is not None:
+        print("error: --metrics-port: each replica picks its own; not allowed with --replicas",
+              file=err)
+        return 2
+    stop = threading.Event()
+    starting = True
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+        if starting:
+            raise _Interrupted
+
+    previous: dict[int, Any] = {
+        sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    server_options: dict[str, Any] = {
+        "tritonserver": args.tritonserver, "adapt": args.adapt,
+        "ready_timeout_s": args.ready_timeout_s, "exit_timeout_s": args.exit_timeout_s,
+    }
+    replicas: ReplicaSet | None = None
+    try:
+        replicas = ReplicaSet(
+            args.repository, replicas=args.replicas,
+            balancer_options={"http_port": args.http_port, "grpc_port": args.grpc_port,
+                              "haproxy": args.haproxy},
+            **server_options,
+        )
+        replicas.start()
+        starting = False
+        _print_urls(replicas, out)
+        if args.state_file is not None:
+            replicas.write_state(args.state_file)
+            print(f"state file:       {args.state_file}", file=out)
+        print("ready; press Ctrl+C to stop", file=out, flush=True)
+        while not stop.wait(_SUPERVISE_INTERVAL_S):
+            if not replicas.balancer.is_running:
+                print(f"error: haproxy exited unexpectedly; see {replicas.balancer.log_path}",
+                      file=err)
+                return 1
+            for name in replicas.dead_replicas():
+                print(f"{name} exited; restarting it", file=out, flush=True)
+                replicas.restart(name)
+                if args.state_file is not None:
+                    replicas.write_state(args.state_file)
+                print(f"{name} is back: pid {replicas.server(name).pid}", file=out, flush=True)
+        print("stopping: balancer first (requests in flight finish), then replicas",
+              file=out, flush=True)
+        return 0
+    except _Interrupted:
+        print("interrupted while starting", file=err)
+        return 130
+    except (ServingError, OSError) as error:
+        print(f"error: {error}", file=err)
+        return 1
+    finally:
+        starting = False
+        if replicas is not None:
+            replicas.stop()
+        if args.state_file is not None:
+            Path(args.state_file).unlink(missing_ok=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        out.flush()
