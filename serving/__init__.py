@@ -36,6 +36,7 @@ from serving.errors import (
 from serving.locate import EmbeddedTriton, find_embedded_triton, is_embedded_binary
 from serving.logparse import parse_model_errors
 from serving.ports import free_ports
+from serving.replicas import ReplicaInfo, ReplicaSet
 from serving.server import ADMIN_HEADER, TritonServer, start_server
 
 __all__ = [
@@ -45,6 +46,8 @@ __all__ = [
     "AdaptTarget",
     "AdaptationError",
     "EmbeddedTriton",
+    "ReplicaInfo",
+    "ReplicaSet",
     "ServerStartError",
     "ServingError",
     "Substitution",
