@@ -5,11 +5,14 @@ Generated from specs/assets/image_diagnosis_preprocess.py.j2; do not edit by han
 Input: one uint8 tensor [B, L] per request, each row the bytes of a PNG/JPEG file
 (zero-padded at the end to the longest row of the batch). Output: float32
 [B, 1, HEIGHT, WIDTH], pixels scaled to [0, 1] then normalised with MEAN and STD,
-identical to ``reference.data.preprocess``. A row that cannot be decoded fails only
-its own request (an INVALID_ARG error response), never the whole batch of requests.
+identical to ``reference.data.preprocess``. A row that cannot be decoded, or whose
+header declares more than MAX_IMAGE_PIXELS pixels, fails only its own request (an
+INVALID_ARG error response naming the limit), never the whole batch of requests; an
+oversized image is refused from its header, before any pixel is decoded.
 """
 
 import json
+import warnings
 from io import BytesIO
 
 import numpy as np
@@ -22,11 +25,32 @@ WIDTH = 224
 HEIGHT = 224
 MEAN = 0.5
 STD = 0.5
+# Largest width x height accepted (the spec may set max_image_pixels; 4096 x 4096 if not).
+MAX_IMAGE_PIXELS = 16777216
+
+
+class ImageTooLargeError(ValueError):
+    """The image header declares more pixels than MAX_IMAGE_PIXELS."""
 
 
 def preprocess_image(data):
     """Decodes PNG/JPEG bytes (trailing zero bytes allowed) to float32 [1, HEIGHT, WIDTH]."""
-    with Image.open(BytesIO(data)) as opened:
+    try:
+        with warnings.catch_warnings():
+            # The size is checked below against MAX_IMAGE_PIXELS, before decoding.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(
+            f"{exc}; the limit is MAX_IMAGE_PIXELS = {MAX_IMAGE_PIXELS} pixels"
+        ) from exc
+    with opened:
+        width, height = opened.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise ImageTooLargeError(
+                f"image is {width}x{height} = {width * height} pixels, more than the limit "
+                f"of MAX_IMAGE_PIXELS = {MAX_IMAGE_PIXELS} pixels; send a smaller image"
+            )
         gray = opened.convert("L")
     resized = gray.resize((WIDTH, HEIGHT), Image.Resampling.BILINEAR)
     pixels = np.asarray(resized, dtype=np.float32) / np.float32(255.0)
@@ -47,6 +71,8 @@ def preprocess_rows(rows):
     for index, row in enumerate(rows):
         try:
             out[index] = preprocess_image(row.tobytes())
+        except ImageTooLargeError as exc:
+            raise ImageTooLargeError(f"row {index} of input {INPUT_NAME!r}: {exc}") from exc
         except Exception as exc:
             raise ValueError(
                 f"row {index} of input {INPUT_NAME!r} is not a decodable PNG/JPEG image: {exc}"
