@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,3 +157,20 @@ def compose_helpers() -> dict[str, Callable[..., Any]]:
         "flag_values": flag_values,
         "duration_s": duration_s,
     }
+
+
+@pytest.fixture(scope="session")
+def require_tool() -> Callable[[str], str]:
+    """``require_tool(name)``: the tool's path; skip without it (fail under CI=true)."""
+
+    def find(name: str) -> str:
+        path = shutil.which(name)
+        if path is None:
+            reason = (f"{name} is not installed (scripts/system-packages.sh installs it; "
+                      "see docs/kubernetes.md)")
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"CI=true: {reason}")
+            pytest.skip(reason)
+        return path
+
+    return find
