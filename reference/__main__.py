@@ -15,11 +15,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from generator.layout import write_bytes_atomic
-from reference.data import CLASSES, HELD_OUT_SEED, TRAIN_SEED, make_interactions
+from reference.data import (
+    CLASSES,
+    HELD_OUT_SEED,
+    TRAIN_SEED,
+    encode_png,
+    make_images,
+    make_interactions,
+)
 
 CLASSIFIER_FILE = "image_diagnosis_classifier.onnx"
 LABELS_FILE = "labels.txt"
-RECOMMENDER_FILE = "recommendation.onnx"
+WARMUP_IMAGE_FILE = "warmup_scan.png"
+"""A held-out radiograph that Triton sends to the preprocessing model as its warm-up."""
 
 _log = logging.getLogger("reference")
 
@@ -28,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m reference", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="retrain deterministically and write the ONNX files")
-    train.add_argument("--what", choices=("image", "recsys", "all"), default="all")
+    train.add_argument("--what", choices=("image", "recsys", "warmup", "all"), default="all",
+                       help="warmup: only the warm-up image (needs no torch)")
     train.add_argument("--out", type=Path, default=Path("specs/assets"))
     evaluate = sub.add_parser("evaluate", help="evaluate the ONNX files with onnxruntime")
     evaluate.add_argument("--what", choices=("image", "recsys", "all"), default="all")
@@ -38,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _train(what: str, out: Path) -> None:
+    if what in ("warmup", "image", "all"):
+        images, _ = make_images(1, HELD_OUT_SEED)
+        write_bytes_atomic(out / WARMUP_IMAGE_FILE, encode_png(images[0]))
     if what in ("image", "all"):
         from reference.image_model import train_classifier
 
@@ -46,7 +58,7 @@ def _train(what: str, out: Path) -> None:
     if what in ("recsys", "all"):
         from reference.recsys import train_recommender
 
-        train_recommender(out / RECOMMENDER_FILE)
+        train_recommender(out)
 
 
 def _evaluate(what: str, assets: Path, num_images: int) -> None:
@@ -64,13 +76,16 @@ def _evaluate(what: str, assets: Path, num_images: int) -> None:
         print(f"classifier latency: {single_ms:.2f} ms/image (batch 1, 1 thread)")
         print(f"classifier latency: {batched_ms:.2f} ms/image (batch 32, 2 threads)")
     if what in ("recsys", "all"):
-        from reference.recsys import evaluate_recommender
+        from reference.recsys import RECOMMENDER_FILES, evaluate_recommender
 
-        rec = evaluate_recommender(assets / RECOMMENDER_FILE, make_interactions(TRAIN_SEED))
-        print(
-            f"recommendation hit-rate@{rec.k}: {rec.hit_rate:.4f}, popularity baseline "
-            f"{rec.popularity_hit_rate:.4f} (x{rec.lift:.2f}) on {rec.num_test_pairs} pairs"
-        )
+        interactions = make_interactions(TRAIN_SEED)
+        for version, filename in sorted(RECOMMENDER_FILES.items()):
+            rec = evaluate_recommender(assets / filename, interactions)
+            print(
+                f"recommendation v{version} hit-rate@{rec.k}: {rec.hit_rate:.4f}, popularity "
+                f"baseline {rec.popularity_hit_rate:.4f} (x{rec.lift:.2f}) on "
+                f"{rec.num_test_pairs} pairs"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

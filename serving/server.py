@@ -29,10 +29,13 @@ from serving.locate import EmbeddedTriton, find_embedded_triton
 from serving.logparse import parse_model_errors
 from serving.ports import LOOPBACK, free_ports
 
-__all__ = ["ADMIN_HEADER", "TritonServer", "start_server"]
+__all__ = ["ADMIN_HEADER", "MODEL_CONTROL_MODES", "TritonServer", "start_server"]
 
 #: Header that unlocks the restricted admin APIs (repository, shared memory, logging, trace).
 ADMIN_HEADER = "triton-suite-admin-key"
+#: ``TritonServer(model_control_mode=...)`` choices.
+MODEL_CONTROL_MODES = ("none", "explicit")
+_ADMIN_KEY_FILE = "admin-key"
 
 _POLL_INTERVAL_S = 0.1
 _PORT_RETRIES = 3
@@ -84,7 +87,11 @@ class TritonServer:
         stop_timeout_s: How long ``stop`` waits after SIGTERM before SIGKILL
             (default ``exit_timeout_s + 15``).
         restrict_admin_apis: Lock the repository, shared-memory, logging and trace APIs behind the
-            :data:`ADMIN_HEADER` header (value in :attr:`admin_key`).
+            :data:`ADMIN_HEADER` header (value in :attr:`admin_key`, and in the 0600 file
+            :attr:`admin_key_path` once started).
+        model_control_mode: ``"none"`` (default) or ``"explicit"``: every model is loaded
+            at start either way; explicit mode lets the repository API (behind the admin
+            key) load and unload models and versions, as :mod:`serving.release` does.
     """
 
     def __init__(
@@ -101,7 +108,12 @@ class TritonServer:
         exit_timeout_s: int = 5,
         stop_timeout_s: float | None = None,
         restrict_admin_apis: bool = True,
+        model_control_mode: str = "none",
     ) -> None:
+        if model_control_mode not in MODEL_CONTROL_MODES:
+            raise ValueError(f"model_control_mode must be one of {MODEL_CONTROL_MODES}, "
+                             f"got {model_control_mode!r}")
+        self.model_control_mode = model_control_mode
         self.repository = Path(repository)
         self._requested_ports = (http_port, grpc_port, metrics_port)
         self._ports: tuple[int, int, int] | None = None
@@ -190,6 +202,13 @@ class TritonServer:
         if self.adapt and self._workdir is not None:
             return self._workdir / "repository"
         return self.repository
+
+    @property
+    def admin_key_path(self) -> Path | None:
+        """The 0600 file holding :attr:`admin_key` while the server runs, or None."""
+        if self.admin_key is None or self._workdir is None:
+            return None
+        return self._workdir / _ADMIN_KEY_FILE
 
     @property
     def pid(self) -> int | None:
@@ -290,6 +309,11 @@ class TritonServer:
 
     def _prepare(self) -> None:
         self._workdir = Path(tempfile.mkdtemp(prefix="triton-serving-"))
+        if self.admin_key is not None:
+            key_fd = os.open(self._workdir / _ADMIN_KEY_FILE,
+                             os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(key_fd, "w", encoding="utf-8") as key_file:
+                key_file.write(self.admin_key + "\n")
         if self._embedded is not None:
             prepare_backend_dir(self._embedded, self._workdir / "backends")
         if self.adapt:
@@ -329,11 +353,13 @@ class TritonServer:
             f"--grpc-port={self.grpc_port}",
             f"--metrics-address={LOOPBACK}",
             f"--metrics-port={self.metrics_port}",
-            "--model-control-mode=none",
+            f"--model-control-mode={self.model_control_mode}",
             "--allow-sagemaker=false",
             "--allow-vertex-ai=false",
             f"--exit-timeout-secs={self.exit_timeout_s}",
         ]
+        if self.model_control_mode == "explicit":
+            command.append("--load-model=*")
         if self.admin_key is not None:
             restricted = (f"model-repository,shared-memory,logging,trace:"
                           f"{ADMIN_HEADER}={self.admin_key}")

@@ -25,13 +25,23 @@ from generator.spec import (
     Labels,
     Optimization,
     Output,
+    QueuePolicy,
     Template,
+    Warmup,
+    WarmupInput,
 )
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 CLASSES = ("normal", "nodule", "effusion")
 IMAGE_SIZE = 224
 MAX_BATCH_SIZE = 32
+WARMUP_IMAGE = ASSETS / "warmup_scan.png"  # written by `python -m reference train`
+
+# Shedding: the classifier serves about 400 images/s on the 2-core CPU host
+# (docs/reference_models.md). 128 queued images are ~0.3 s of work; an image still
+# queued after 2 s is rejected (HTTP 503 / gRPC UNAVAILABLE) instead of waiting forever.
+CLASSIFIER_MAX_QUEUE_SIZE = 128
+CLASSIFIER_QUEUE_TIMEOUT_US = 2_000_000
 
 preprocess = python_model(
     "image_diagnosis_preprocess",
@@ -50,6 +60,22 @@ preprocess = python_model(
     inputs=[Input("IMAGE", DataType.UINT8, [-1])],
     outputs=[Output("pixels", DataType.FP32, [1, IMAGE_SIZE, IMAGE_SIZE])],
     instance_groups=[cpu_instances(count=2)],
+    # A real PNG: zeros would not decode, and a failed warm-up fails the load.
+    model_warmup=[
+        Warmup(
+            name="scan_png",
+            batch_size=1,
+            inputs={
+                "IMAGE": WarmupInput(
+                    data_type=DataType.UINT8,
+                    dims=(WARMUP_IMAGE.stat().st_size,),
+                    input_data_file="scan.png",
+                )
+            },
+            count=1,
+        )
+    ],
+    files={"warmup/scan.png": WARMUP_IMAGE},
 )
 
 classifier = onnx_model(
@@ -58,9 +84,28 @@ classifier = onnx_model(
     max_batch_size=MAX_BATCH_SIZE,
     outputs=[Output("probabilities", DataType.FP32, [len(CLASSES)], label_filename="labels.txt")],
     dynamic_batching=DynamicBatching(
-        preferred_batch_size=[8, 16], max_queue_delay_microseconds=2000
+        preferred_batch_size=[8, 16],
+        max_queue_delay_microseconds=2000,
+        default_queue_policy=QueuePolicy(
+            max_queue_size=CLASSIFIER_MAX_QUEUE_SIZE,
+            default_timeout_microseconds=CLASSIFIER_QUEUE_TIMEOUT_US,
+            allow_timeout_override=True,
+        ),
     ),
     instance_groups=[gpu_instances(count=2)],
+    model_warmup=[
+        Warmup(
+            name=f"zeros_batch_{batch}",
+            batch_size=batch,
+            inputs={
+                "pixels": WarmupInput(
+                    data_type=DataType.FP32, dims=(1, IMAGE_SIZE, IMAGE_SIZE), zero_data=True
+                )
+            },
+            count=1,
+        )
+        for batch in (1, 8)
+    ],
     optimization=Optimization(
         execution_accelerators=ExecutionAccelerators(
             gpu_execution_accelerator=[
