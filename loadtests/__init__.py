@@ -3,7 +3,8 @@
 Importing this package does not import locust (whose import monkey-patches the
 process with gevent); the locust users, shape and listeners live in
 :mod:`loadtests.users`, :mod:`loadtests.shapes` and :mod:`loadtests.plugin`, loaded by
-``loadtests/locustfile.py``. See ``docs/loadtests.md``.
+``loadtests/locustfile.py``. Drills live in :mod:`loadtests.drills`. See
+``docs/loadtests.md``.
 """
 
 from loadtests.bench import (
@@ -16,27 +17,31 @@ from loadtests.bench import (
 )
 from loadtests.errors import (
     BenchmarkError,
+    DrillError,
     LoadTestError,
     RunnerError,
     ServerStatsError,
     TargetsError,
 )
+from loadtests.locust_process import EXIT_WALL_CLOCK, LOCUSTFILE
+from loadtests.models import CLASSIFIER, IMAGE_DIAGNOSIS, MODELS, PROTOCOLS, RECOMMENDATION
+from loadtests.options import OPTIONS, Option, add_options, locust_arguments, parse_duration_s
 from loadtests.promtext import (
     MetricSample,
     PrometheusParseError,
     parse_prometheus_text,
     sum_samples,
 )
-from loadtests.report import ClientStats, RunReport, TimePoint, render_markdown, write_report
-from loadtests.runner import (
-    EXIT_WALL_CLOCK,
-    LOCUSTFILE,
-    Endpoints,
-    RunOptions,
-    locust_command,
-    parse_duration_s,
-    run_load_test,
+from loadtests.records import Outcome, RecordWriter, RequestRecord, classify, read_records
+from loadtests.report import (
+    ClientStats,
+    RunReport,
+    TimePoint,
+    read_report,
+    render_markdown,
+    write_report,
 )
+from loadtests.runner import Endpoints, RunOptions, locust_command, run_load_test
 from loadtests.samples import SamplePool, image_pool, random_user_id
 from loadtests.scenarios import SCENARIOS, Stage, scenario_stages, stage_at
 from loadtests.server_stats import (
@@ -64,8 +69,14 @@ from loadtests.targets import (
 )
 
 __all__ = [
+    "CLASSIFIER",
     "EXIT_WALL_CLOCK",
+    "IMAGE_DIAGNOSIS",
     "LOCUSTFILE",
+    "MODELS",
+    "OPTIONS",
+    "PROTOCOLS",
+    "RECOMMENDATION",
     "SCENARIOS",
     "TARGET_NAMES",
     "BenchFigure",
@@ -73,6 +84,7 @@ __all__ = [
     "BenchResult",
     "BenchmarkError",
     "ClientStats",
+    "DrillError",
     "Endpoints",
     "LatencyBreakdown",
     "LoadTestError",
@@ -80,7 +92,11 @@ __all__ = [
     "MetricSample",
     "ModelCounters",
     "ModelDelta",
+    "Option",
+    "Outcome",
     "PrometheusParseError",
+    "RecordWriter",
+    "RequestRecord",
     "RunOptions",
     "RunReport",
     "RunnerError",
@@ -92,7 +108,9 @@ __all__ = [
     "Targets",
     "TargetsError",
     "TimePoint",
+    "add_options",
     "all_passed",
+    "classify",
     "composing_models",
     "default_targets_path",
     "diff_snapshots",
@@ -104,11 +122,14 @@ __all__ = [
     "image_pool",
     "latency_breakdown",
     "load_targets",
+    "locust_arguments",
     "locust_command",
     "parse_duration_s",
     "parse_prometheus_text",
     "parse_targets",
     "random_user_id",
+    "read_records",
+    "read_report",
     "render_markdown",
     "run_benchmark",
     "run_load_test",

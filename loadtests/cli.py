@@ -1,4 +1,8 @@
-"""Command line: ``python -m loadtests run ...`` and ``python -m loadtests bench ...``."""
+"""Command line: ``python -m loadtests run|drill|bench ...``.
+
+The ``run`` and ``drill`` options come from :data:`loadtests.options.OPTIONS`, the same
+definition locust's parser is built from.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from loadtests.errors import LoadTestError
-from loadtests.runner import MODELS, PROTOCOLS, RunOptions, parse_duration_s, run_load_test
-from loadtests.scenarios import SCENARIOS
+from loadtests.options import add_options, parse_duration_s
+from loadtests.runner import RunOptions, run_load_test
 from loadtests.targets import TARGET_NAMES
 
 __all__ = ["build_parser", "main"]
@@ -26,6 +30,12 @@ examples:
       --metrics-url http://127.0.0.1:8002/metrics --p95-ms 800
 """
 
+_DRILL_EPILOG = """\
+exit codes: 0 the drill passed, 1 a check failed (report.md names it), 2 the drill
+could not start (bad option, server not started), 3 locust killed at its wall-clock
+bound.
+"""
+
 
 def _duration(text: str) -> float:
     try:
@@ -34,11 +44,32 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
+def _add_drill_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from loadtests.drills import add_drill_arguments, drills
+
+    drill = commands.add_parser(
+        "drill", help="play a scripted event under load and judge it (see `drill --help`)",
+        description="Play a drill: scripted events (rollout, failover, overload, ...) "
+                    "while locust drives the typed clients, then write report.json, "
+                    "report.md and drill.png to --report-dir. Without --host the "
+                    "embedded Triton server is started.",
+        epilog=_DRILL_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    names = drill.add_subparsers(dest="drill", required=True, metavar="NAME")
+    for name, drill_class in drills().items():
+        sub = names.add_parser(name, help=drill_class.summary,
+                               description=drill_class.description or drill_class.summary,
+                               epilog=_DRILL_EPILOG,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+        add_drill_arguments(sub, drill_class)
+        drill_class().add_arguments(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``python -m loadtests``."""
     parser = argparse.ArgumentParser(
         prog="python -m loadtests",
-        description="Locust load tests with latency targets against Triton, and a "
+        description="Locust load tests with latency targets against Triton, drills, and a "
                     "serving benchmark.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -49,39 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "on model_repository/ for the run.",
         epilog=_RUN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("--model", choices=MODELS, required=True, help="model to load")
-    run.add_argument("--protocol", choices=PROTOCOLS, required=True, help="client protocol")
-    run.add_argument("--scenario", choices=SCENARIOS, default="steady",
-                     help="steady: fixed users; ramp: four steps up; spike: baseline, "
-                          "sudden spike, back (default: steady)")
-    run.add_argument("--users", type=int, default=4, help="(peak) number of users (4)")
-    run.add_argument("--spawn-rate", type=float, default=4.0, help="users started per second")
-    run.add_argument("--duration", type=_duration, default=30.0, metavar="DURATION",
-                     help="run length, e.g. 30s, 2m, 1m30s (default 30s)")
-    run.add_argument("--host", default=None,
-                     help="server URL (http://host:port or grpc://host:port); default: "
-                          "start the embedded server")
-    run.add_argument("--stats-url", default=None,
-                     help="Triton HTTP URL for the statistics extension (default: --host "
-                          "when it is http)")
-    run.add_argument("--metrics-url", default=None,
-                     help="Triton Prometheus URL, e.g. http://127.0.0.1:8002/metrics")
-    run.add_argument("--targets", type=Path, default=None,
-                     help="latency targets TOML (default: loadtests/targets.toml)")
-    for name in TARGET_NAMES:
-        run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=None,
-                         help=f"override the {name} target")
-    run.add_argument("--report-dir", type=Path, default=Path(".reports/loadtest"),
-                     help="folder for report.md, report.json, latency.png, locust HTML and "
-                          "CSV (default .reports/loadtest)")
-    run.add_argument("--repository", type=Path, default=Path("model_repository"),
-                     help="model repository for the embedded server")
-    run.add_argument("--grace", type=_duration, default=45.0, metavar="DURATION",
-                     help="wall-clock slack after --duration before locust is killed")
-    run.add_argument("--ready-timeout", type=_duration, default=10.0, metavar="DURATION",
-                     help="how long each user waits for the model to be ready (10s)")
-    run.add_argument("--quiet", action="store_true",
-                     help="hide locust's periodic stats tables")
+    add_options(run, "run")
+    _add_drill_parsers(commands)
 
     bench = commands.add_parser(
         "bench", help="serving-efficiency benchmark (prints a table of ratios)",
@@ -104,25 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
-    options = RunOptions(
-        model=args.model,
-        protocol=args.protocol,
-        scenario=args.scenario,
-        users=args.users,
-        spawn_rate=args.spawn_rate,
-        duration_s=args.duration,
-        host=args.host,
-        stats_url=args.stats_url,
-        metrics_url=args.metrics_url,
-        targets=args.targets,
-        overrides={name: getattr(args, name) for name in TARGET_NAMES},
-        report_dir=args.report_dir,
-        repository=args.repository,
-        grace_s=args.grace,
-        ready_timeout_s=args.ready_timeout,
-        quiet=args.quiet,
-    )
-    return run_load_test(options)
+    fields = set(RunOptions.__dataclass_fields__) - {"overrides"}
+    values = {name: getattr(args, name) for name in fields if hasattr(args, name)}
+    values["overrides"] = {name: getattr(args, name) for name in TARGET_NAMES}
+    return run_load_test(RunOptions(**values))
+
+
+def _drill(args: argparse.Namespace) -> int:
+    from loadtests.drills import get_drill, run_drill
+
+    return run_drill(get_drill(args.drill), args)
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -145,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "drill":
+            return _drill(args)
         return _bench(args)
     except LoadTestError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -6,13 +6,15 @@ Every error raised on purpose derives from :class:`LoadTestError`::
     ├── TargetsError        a targets file or override is malformed (names the field)
     ├── ServerStatsError    Triton's statistics or metrics endpoint could not be read
     ├── RunnerError         the locust subprocess or embedded server could not run
-    └── BenchmarkError      a benchmark step failed (names the model and step)
+    ├── BenchmarkError      a benchmark step failed (names the model and step)
+    └── DrillError          a drill cannot run as asked (names the option or step)
 """
 
 from __future__ import annotations
 
 __all__ = [
     "BenchmarkError",
+    "DrillError",
     "LoadTestError",
     "RunnerError",
     "ServerStatsError",
@@ -46,3 +48,7 @@ class RunnerError(LoadTestError):
 
 class BenchmarkError(LoadTestError):
     """A benchmark step failed."""
+
+
+class DrillError(LoadTestError):
+    """A drill cannot run as asked (a bad option, a step that cannot start)."""

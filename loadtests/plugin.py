@@ -1,8 +1,10 @@
 """Locust integration: command-line options, server snapshots, targets and reports.
 
 :func:`register` attaches listeners to locust's ``events``; ``locustfile.py`` calls it
-at import. Options travel through locust's own parser
+at import. Options come from :mod:`loadtests.options` through locust's own parser
 (``init_command_line_parser``), so master and workers in distributed mode see them.
+Each :class:`~locust.env.Environment` gets its own :class:`RunRecorder` (created at
+``init``), so a second run in one process is snapshotted and reported like the first.
 Only the master (or the local runner) snapshots the server, evaluates the targets,
 writes the reports and sets the exit code: 0 all targets held, 1 a target failed,
 2 the run was aborted (server or model not ready, bad targets file).
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,9 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from loadtests.errors import LoadTestError
+from loadtests.models import MODELS
+from loadtests.options import add_options
+from loadtests.records import Outcome, RecordWriter, RequestRecord
 from loadtests.report import ClientStats, RunReport, TimePoint, write_report
 from loadtests.server_stats import (
     LatencyBreakdown,
@@ -40,14 +46,22 @@ from loadtests.targets import (
     load_targets,
     targets_for,
 )
-from loadtests.users import STARTUP_REQUEST_TYPE, TritonUser, user_class_for
+from loadtests.users import (
+    SHED_REQUEST_TYPE,
+    STARTUP_REQUEST_TYPE,
+    TritonUser,
+    user_class_for,
+)
 
 __all__ = [
     "EXIT_ABORTED",
     "EXIT_PASSED",
     "EXIT_TARGETS_FAILED",
+    "RunRecorder",
     "add_arguments",
+    "build_report",
     "init_grpc_gevent",
+    "recorder_for",
     "register",
 ]
 
@@ -71,47 +85,8 @@ def init_grpc_gevent() -> None:
 
 
 def add_arguments(parser: Any) -> None:
-    """Add the load-test options to locust's argument parser."""
-    parser.add_argument("--model", choices=("image_diagnosis", "recommendation"), default=None,
-                        help="Model to load (picks the user class; default image_diagnosis).")
-    parser.add_argument("--protocol", choices=("http", "grpc"), default=None,
-                        help="Protocol of the user class (default: from the --host scheme).")
-    parser.add_argument("--scenario", choices=("steady", "ramp", "spike"), default="steady",
-                        help="Load shape: -u is the peak users, -t the scenario length.")
-    parser.add_argument("--targets", default=None,
-                        help="Latency targets TOML (default: loadtests/targets.toml).")
-    for name in TARGET_NAMES:
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=None,
-                            help=f"Override the {name} target of every model.")
-    parser.add_argument("--report-dir", default=None,
-                        help="Write report.json, report.md and latency.png here.")
-    parser.add_argument("--stats-url", default=None,
-                        help="Triton HTTP URL for the statistics extension "
-                             "(default: --host when it is http).")
-    parser.add_argument("--metrics-url", default=None,
-                        help="Triton Prometheus URL, e.g. http://127.0.0.1:8002/metrics.")
-    parser.add_argument("--ready-timeout-s", type=float, default=10.0,
-                        help="How long each user waits for the model to be ready.")
-    parser.add_argument("--request-timeout-s", type=float, default=30.0,
-                        help="Per-call timeout of the typed clients.")
-    parser.add_argument("--top-k", dest="k", type=int, default=10,
-                        help="Items asked per recommendation call.")
-
-
-@dataclass
-class _RunState:
-    targets: dict[str, Targets] = field(default_factory=dict)
-    targets_source: str = ""
-    before: ServerSnapshot | None = None
-    after: ServerSnapshot | None = None
-    notes: list[str] = field(default_factory=list)
-    timeline: list[TimePoint] = field(default_factory=list)
-    started_at: float | None = None
-    sampler: gevent.Greenlet | None = None
-    aborted: str | None = None
-
-
-_state = _RunState()
+    """Add the load-test options (see :mod:`loadtests.options`) to locust's parser."""
+    add_options(parser, "locust")
 
 
 def _option(environment: Environment, name: str) -> Any:
@@ -120,6 +95,62 @@ def _option(environment: Environment, name: str) -> Any:
 
 def _is_worker(environment: Environment) -> bool:
     return isinstance(environment.runner, WorkerRunner)
+
+
+@dataclass
+class RunRecorder:
+    """The state of one run in one :class:`~locust.env.Environment`.
+
+    Attributes:
+        targets: Targets per model name (with overrides applied).
+        targets_source: Where the targets came from.
+        before: Server snapshot taken at test start.
+        after: Server snapshot taken at test stop.
+        notes: Remarks for the report.
+        timeline: Progress samples, one a second.
+        started_at: Monotonic time of test start.
+        sampler: The greenlet taking progress samples.
+        records: Writer of per-request records (``--records-file``), if asked for.
+    """
+
+    targets: dict[str, Targets] = field(default_factory=dict)
+    targets_source: str = ""
+    before: ServerSnapshot | None = None
+    after: ServerSnapshot | None = None
+    notes: list[str] = field(default_factory=list)
+    timeline: list[TimePoint] = field(default_factory=list)
+    started_at: float | None = None
+    sampler: gevent.Greenlet | None = None
+    records: RecordWriter | None = None
+
+    def on_request(self, request_type: str, name: str, response_time: float,
+                   exception: BaseException | None = None,
+                   context: dict[str, Any] | None = None, **_kwargs: Any) -> None:
+        """Write one per-request record (a listener of ``events.request``)."""
+        if self.records is None or request_type == STARTUP_REQUEST_TYPE or not context:
+            return
+        started_at_s = context.get("started_at_s")
+        if started_at_s is None:
+            return
+        self.records.write(RequestRecord(
+            started_at_s=float(started_at_s),
+            latency_ms=float(response_time),
+            outcome=Outcome(context.get("outcome", "failed" if exception else "ok")),
+            retries=int(context.get("retries", 0)),
+            version=context.get("version"),
+            error=None if exception is None else f"{type(exception).__name__}: {exception}",
+        ))
+
+
+_recorders: weakref.WeakKeyDictionary[Environment, RunRecorder] = weakref.WeakKeyDictionary()
+
+
+def recorder_for(environment: Environment) -> RunRecorder:
+    """Return the recorder of ``environment``, creating it on first use."""
+    recorder = _recorders.get(environment)
+    if recorder is None:
+        recorder = _recorders[environment] = RunRecorder()
+    return recorder
 
 
 def _models(environment: Environment) -> list[str]:
@@ -138,7 +169,7 @@ def _stats_url(environment: Environment) -> str | None:
 def _select_user_class(environment: Environment) -> None:
     if environment.parsed_options is not None and environment.parsed_options.user_classes:
         return  # the user named classes on the command line
-    model = _option(environment, "model") or "image_diagnosis"
+    model = _option(environment, "model") or MODELS[0]
     protocol = _option(environment, "protocol")
     if protocol is None:
         scheme = urlsplit(environment.host or "").scheme
@@ -147,48 +178,51 @@ def _select_user_class(environment: Environment) -> None:
 
 
 def _on_init(environment: Environment, **_kwargs: Any) -> None:
+    recorder = recorder_for(environment)
+    records_file = _option(environment, "records_file")
+    if records_file and not _is_worker(environment):
+        recorder.records = RecordWriter(Path(records_file))
+        events: Any = environment.events
+        events.request.add_listener(recorder.on_request)
     if _is_worker(environment):
         return
     try:
         _select_user_class(environment)
         path = _option(environment, "targets")
         table = load_targets(Path(path) if path else None)
+        overrides = {name: _option(environment, name) for name in TARGET_NAMES}
+        recorder.targets = {m: t.with_overrides(overrides) for m, t in table.items()}
     except (LoadTestError, ValueError) as exc:
         logger.error("load test aborted: %s", exc)
         raise SystemExit(EXIT_ABORTED) from exc
-    overrides = {name: _option(environment, name) for name in TARGET_NAMES}
-    try:
-        _state.targets = {m: t.with_overrides(overrides) for m, t in table.items()}
-    except LoadTestError as exc:
-        logger.error("load test aborted: %s", exc)
-        raise SystemExit(EXIT_ABORTED) from exc
-    _state.targets_source = str(path or "loadtests/targets.toml")
+    recorder.targets_source = str(path or "loadtests/targets.toml")
 
 
-def _snapshot(environment: Environment, when: str) -> ServerSnapshot | None:
+def _snapshot(environment: Environment, recorder: RunRecorder,
+              when: str) -> ServerSnapshot | None:
     url = _stats_url(environment)
     if url is None:
-        note = (f"server view skipped ({when}): no --stats-url and --host is not http(s)")
-        if note not in _state.notes:
-            _state.notes.append(note)
+        note = f"server view skipped ({when}): no --stats-url and --host is not http(s)"
+        if note not in recorder.notes:
+            recorder.notes.append(note)
         return None
     try:
         snap = fetch_snapshot(url, _models(environment), _option(environment, "metrics_url"))
     except LoadTestError as exc:
-        _state.notes.append(f"server view unavailable ({when}): {exc}")
+        recorder.notes.append(f"server view unavailable ({when}): {exc}")
         return None
-    if snap.metrics_error and not any("metrics" in n for n in _state.notes):
-        _state.notes.append(f"Prometheus metrics not included: {snap.metrics_error}")
+    if snap.metrics_error and not any("metrics" in n for n in recorder.notes):
+        recorder.notes.append(f"Prometheus metrics not included: {snap.metrics_error}")
     return snap
 
 
-def _sample(environment: Environment) -> None:
+def _sample(environment: Environment, recorder: RunRecorder) -> None:
     runner = environment.runner
-    while runner is not None and _state.started_at is not None:
+    while runner is not None and recorder.started_at is not None:
         total = runner.stats.total
         has_data = total.num_requests > 0
-        _state.timeline.append(TimePoint(
-            elapsed_s=round(time.monotonic() - _state.started_at, 3),
+        recorder.timeline.append(TimePoint(
+            elapsed_s=round(time.monotonic() - recorder.started_at, 3),
             users=runner.user_count,
             rps=float(total.current_rps),
             p50_ms=float(total.get_current_response_time_percentile(0.5) or 0) if has_data
@@ -200,42 +234,56 @@ def _sample(environment: Environment) -> None:
 
 
 def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
-    if _is_worker(environment) or _state.started_at is not None:
+    recorder = recorder_for(environment)
+    if _is_worker(environment) or recorder.started_at is not None:
         return
-    _state.before = _snapshot(environment, "before the run")
-    _state.started_at = time.monotonic()
-    _state.sampler = gevent.spawn(_sample, environment)
+    recorder.before = _snapshot(environment, recorder, "before the run")
+    recorder.started_at = time.monotonic()
+    recorder.sampler = gevent.spawn(_sample, environment, recorder)
 
 
 def _on_test_stop(environment: Environment, **_kwargs: Any) -> None:
-    if _is_worker(environment) or _state.before is None or _state.after is not None:
+    recorder = recorder_for(environment)
+    if _is_worker(environment) or recorder.before is None or recorder.after is not None:
         return
-    _state.after = _snapshot(environment, "after the run")
+    recorder.after = _snapshot(environment, recorder, "after the run")
+
+
+def _measured(entry: Any, shed: int) -> Measured:
+    has = entry.num_requests > 0
+    return Measured(
+        requests=entry.num_requests + shed,
+        failures=entry.num_failures,
+        p50_ms=float(entry.get_response_time_percentile(0.5)) if has else None,
+        p95_ms=float(entry.get_response_time_percentile(0.95)) if has else None,
+        p99_ms=float(entry.get_response_time_percentile(0.99)) if has else None,
+        rps=float(entry.total_rps),
+        shed=shed,
+    )
 
 
 def _client_stats(environment: Environment) -> list[ClientStats]:
     runner = environment.runner
     if runner is None:
         return []
+    entries = runner.stats.entries
+    shed = {name: e.num_requests for (name, method), e in entries.items()
+            if method == SHED_REQUEST_TYPE}
     result = []
-    for (name, method), entry in sorted(runner.stats.entries.items()):
-        if method == STARTUP_REQUEST_TYPE:
+    for (name, method), entry in sorted(entries.items()):
+        if method in (STARTUP_REQUEST_TYPE, SHED_REQUEST_TYPE):
             continue
         has = entry.num_requests > 0
         result.append(ClientStats(
             model=name,
             request_type=method,
-            measured=Measured(
-                requests=entry.num_requests,
-                failures=entry.num_failures,
-                p50_ms=float(entry.get_response_time_percentile(0.5)) if has else None,
-                p95_ms=float(entry.get_response_time_percentile(0.95)) if has else None,
-                p99_ms=float(entry.get_response_time_percentile(0.99)) if has else None,
-                rps=float(entry.total_rps),
-            ),
+            measured=_measured(entry, shed.pop(name, 0)),
             mean_ms=float(entry.avg_response_time) if has else None,
             max_ms=float(entry.max_response_time) if has else None,
         ))
+    for name, count in sorted(shed.items()):  # every call of the model was shed
+        result.append(ClientStats(name, SHED_REQUEST_TYPE,
+                                  Measured(count, 0, None, None, None, 0.0, count), None, None))
     return result
 
 
@@ -247,10 +295,9 @@ def _startup_failures(environment: Environment) -> list[str]:
                    if e.method == STARTUP_REQUEST_TYPE})
 
 
-def _settings(environment: Environment) -> dict[str, Any]:
-    models = _models(environment)
+def _settings(environment: Environment, recorder: RunRecorder) -> dict[str, Any]:
     return {
-        "model": ", ".join(models),
+        "model": ", ".join(_models(environment)),
         "protocol": ", ".join(sorted({c.protocol for c in environment.user_classes
                                       if issubclass(c, TritonUser)})),
         "scenario": _option(environment, "scenario") or "steady",
@@ -260,49 +307,55 @@ def _settings(environment: Environment) -> dict[str, Any]:
         "host": environment.host,
         "stats_url": _stats_url(environment),
         "metrics_url": _option(environment, "metrics_url"),
-        "targets_file": _state.targets_source,
+        "targets_file": recorder.targets_source,
     }
 
 
 def build_report(environment: Environment) -> RunReport:
     """Collect the client view, server deltas and verdicts of the finished run."""
-    if _state.sampler is not None:
-        _state.sampler.kill(block=False)
-    if _state.before is not None and _state.after is None:
-        _state.after = _snapshot(environment, "after the run")
+    recorder = recorder_for(environment)
+    if recorder.sampler is not None:
+        recorder.sampler.kill(block=False)
+    if recorder.before is not None and recorder.after is None:
+        recorder.after = _snapshot(environment, recorder, "after the run")
     clients = _client_stats(environment)
-    measured_models = {c.model for c in clients}
     verdicts: list[TargetVerdict] = []
-    for model in _models(environment):
-        stats = next((c for c in clients if c.model == model), None)
-        measured = stats.measured if stats else Measured(0, 0, None, None, None, 0.0)
-        verdicts += evaluate_targets(model, targets_for(_state.targets, model), measured)
-    deltas = (diff_snapshots(_state.before, _state.after)
-              if _state.before is not None and _state.after is not None else {})
+    if not _option(environment, "skip_targets"):
+        for model in _models(environment):
+            stats = next((c for c in clients if c.model == model), None)
+            measured = stats.measured if stats else Measured(0, 0, None, None, None, 0.0)
+            verdicts += evaluate_targets(model, targets_for(recorder.targets, model), measured)
+    deltas = (diff_snapshots(recorder.before, recorder.after)
+              if recorder.before is not None and recorder.after is not None else {})
     breakdown: dict[str, LatencyBreakdown] = {}
     for c in clients:
-        if c.mean_ms is not None and c.model in measured_models:
+        if c.mean_ms is not None:
             split = latency_breakdown(c.mean_ms, c.model, deltas)
             if split is not None:
                 breakdown[c.model] = split
     failures = _startup_failures(environment)
     return RunReport(
-        settings=_settings(environment),
+        settings=_settings(environment, recorder),
         clients=clients,
         verdicts=verdicts,
         server=deltas,
         breakdown=breakdown,
-        timeline=list(_state.timeline),
-        notes=list(_state.notes),
+        timeline=list(recorder.timeline),
+        notes=list(recorder.notes),
         aborted="; ".join(failures) if failures else None,
+        targets_checked=not _option(environment, "skip_targets"),
     )
 
 
 def _on_quitting(environment: Environment, **_kwargs: Any) -> None:
+    recorder = recorder_for(environment)
+    if recorder.records is not None:
+        events: Any = environment.events
+        events.request.remove_listener(recorder.on_request)
+        recorder.records.close()
     if _is_worker(environment):
         return
     report = build_report(environment)
-    table = format_verdict_table(report.verdicts)
     if report.aborted:
         code = EXIT_ABORTED
         banner = f"LOAD TEST ABORTED: {report.aborted}"
@@ -316,7 +369,11 @@ def _on_quitting(environment: Environment, **_kwargs: Any) -> None:
             written = write_report(report, Path(report_dir))
         except OSError as exc:
             logger.error("could not write the report to %s: %s", report_dir, exc)
-    print(f"\n=== Latency targets ===\n{table}\n{banner}", flush=True)
+    if report.targets_checked:
+        print(f"\n=== Latency targets ===\n{format_verdict_table(report.verdicts)}\n{banner}",
+              flush=True)
+    elif report.aborted:
+        print(f"\n{banner}", flush=True)
     for path in written:
         print(f"report: {path}", flush=True)
     environment.process_exit_code = code

@@ -1,6 +1,7 @@
 """Run reports: ``report.json``, ``report.md`` and a latency-over-time PNG.
 
 Everything here is pure data handling; the locust plugin collects the inputs.
+:func:`read_report` reads a ``report.json`` back into a :class:`RunReport`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.layout import write_bytes_atomic, write_text_atomic
+from loadtests.errors import LoadTestError
 from loadtests.server_stats import LatencyBreakdown, ModelDelta
 from loadtests.targets import Measured, TargetVerdict, all_passed, format_verdict_table
 
@@ -19,6 +21,7 @@ __all__ = [
     "ClientStats",
     "RunReport",
     "TimePoint",
+    "read_report",
     "render_markdown",
     "write_latency_png",
     "write_report",
@@ -51,7 +54,9 @@ class ClientStats:
             "request_type": self.request_type,
             "requests": m.requests,
             "failures": m.failures,
+            "shed": m.shed,
             "error_ratio": m.error_ratio,
+            "shed_ratio": m.shed_ratio,
             "rps": m.rps,
             "p50_ms": m.p50_ms,
             "p95_ms": m.p95_ms,
@@ -59,6 +64,25 @@ class ClientStats:
             "mean_ms": self.mean_ms,
             "max_ms": self.max_ms,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ClientStats:
+        """Build the stats back from :meth:`as_dict`'s output."""
+        return cls(
+            model=str(data["model"]),
+            request_type=str(data["request_type"]),
+            measured=Measured(
+                requests=int(data["requests"]),
+                failures=int(data["failures"]),
+                p50_ms=data["p50_ms"],
+                p95_ms=data["p95_ms"],
+                p99_ms=data["p99_ms"],
+                rps=float(data["rps"]),
+                shed=int(data.get("shed", 0)),
+            ),
+            mean_ms=data["mean_ms"],
+            max_ms=data["max_ms"],
+        )
 
 
 @dataclass(frozen=True)
@@ -93,6 +117,7 @@ class RunReport:
         timeline: Progress samples.
         notes: Anything the reader should know (missing metrics, skipped PNG, ...).
         aborted: Why the run was aborted before measuring, if it was.
+        targets_checked: False when targets were not evaluated (``--skip-targets``).
     """
 
     settings: Mapping[str, Any]
@@ -103,11 +128,14 @@ class RunReport:
     timeline: Sequence[TimePoint] = ()
     notes: list[str] = field(default_factory=list)
     aborted: str | None = None
+    targets_checked: bool = True
 
     @property
     def passed(self) -> bool:
-        """True when the run was not aborted and every target held."""
-        return self.aborted is None and all_passed(self.verdicts)
+        """True when the run was not aborted and every target held (if they were checked)."""
+        if self.aborted is not None:
+            return False
+        return all_passed(self.verdicts) if self.targets_checked else True
 
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON document written to ``report.json``."""
@@ -121,7 +149,49 @@ class RunReport:
             "breakdown": {name: b.as_dict() for name, b in self.breakdown.items()},
             "timeline": [asdict(p) for p in self.timeline],
             "notes": list(self.notes),
+            "targets_checked": self.targets_checked,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunReport:
+        """Build the report back from :meth:`as_dict`'s output.
+
+        Raises:
+            LoadTestError: A field is missing or malformed (names the field).
+        """
+        try:
+            return cls(
+                settings=dict(data["settings"]),
+                clients=[ClientStats.from_dict(c) for c in data["client"].values()],
+                verdicts=[TargetVerdict(v["model"], v["target"], float(v["goal"]),
+                                        v["measured"], bool(v["passed"]))
+                          for v in data["targets"]],
+                server={name: ModelDelta.from_dict(d) for name, d in data["server"].items()},
+                breakdown={name: LatencyBreakdown(**b) for name, b in data["breakdown"].items()},
+                timeline=[TimePoint(**p) for p in data["timeline"]],
+                notes=[str(n) for n in data["notes"]],
+                aborted=data["aborted"],
+                targets_checked=bool(data.get("targets_checked", True)),
+            )
+        except KeyError as exc:
+            raise LoadTestError(f"report: field {exc.args[0]!r} is missing") from exc
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise LoadTestError(f"report: malformed field: {exc}") from exc
+
+
+def read_report(path: Path) -> RunReport:
+    """Read a ``report.json`` written by :func:`write_report`.
+
+    Raises:
+        LoadTestError: The file cannot be read, is not JSON, or a field is malformed.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LoadTestError(f"report {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise LoadTestError(f"report {path}: not a JSON object")
+    return RunReport.from_dict(data)
 
 
 def _ms(value: float | None) -> str:
@@ -149,11 +219,11 @@ def render_markdown(report: RunReport) -> str:
         lines.append(f"| {v.model} | {v.target} | {v.comparison} {v.goal:g} | {measured} | "
                      f"{'PASS' if v.passed else 'FAIL'} |")
     lines += ["", "## Client view", "",
-              "| model | requests | failures | rps | p50 ms | p95 ms | p99 ms | mean ms |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| model | requests | failures | shed | rps | p50 ms | p95 ms | p99 ms | mean ms |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for c in report.clients:
         m = c.measured
-        lines.append(f"| {c.model} | {m.requests} | {m.failures} | {m.rps:.1f} | "
+        lines.append(f"| {c.model} | {m.requests} | {m.failures} | {m.shed} | {m.rps:.1f} | "
                      f"{_ms(m.p50_ms)} | {_ms(m.p95_ms)} | {_ms(m.p99_ms)} | {_ms(c.mean_ms)} |")
     if report.server:
         lines += ["", "## Server view (Triton statistics, deltas over the run)", "",

@@ -1,33 +1,33 @@
 """Run one load test: optional embedded server, locust as a bounded subprocess.
 
-Locust runs in its own process (``python -m locust -f loadtests/locustfile.py``)
-so gevent's monkey-patching never touches the caller. The subprocess gets its own
-process group, which is killed if it outlives ``duration + grace``.
+Locust runs in its own process (see :mod:`loadtests.locust_process`) so gevent's
+monkey-patching never touches the caller. The subprocess gets its own process group,
+which is killed if it outlives ``duration + grace``.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import re
-import signal
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from loadtests.errors import RunnerError
+from loadtests.locust_process import (
+    EXIT_WALL_CLOCK,
+    LOCUSTFILE,
+    LocustProcess,
+    locust_base_command,
+)
+from loadtests.models import MODELS, PROTOCOLS
+from loadtests.options import OPTIONS, locust_arguments, parse_duration_s
+from loadtests.report import read_report
 from loadtests.scenarios import SCENARIOS
-from loadtests.targets import TARGET_NAMES, TargetVerdict, format_verdict_table
-from serving.errors import ServingError
-
-_VERDICT_FIELDS = ("model", "target", "goal", "measured", "passed")
+from loadtests.targets import TARGET_NAMES, format_verdict_table
+from serving import ServingError
 
 __all__ = [
     "EXIT_WALL_CLOCK",
@@ -36,41 +36,11 @@ __all__ = [
     "PROTOCOLS",
     "Endpoints",
     "RunOptions",
+    "embedded_endpoints",
     "locust_command",
     "parse_duration_s",
     "run_load_test",
 ]
-
-LOCUSTFILE = Path(__file__).with_name("locustfile.py")
-"""The locustfile the runner starts."""
-
-MODELS: tuple[str, ...] = ("image_diagnosis", "recommendation")
-"""Models with load-test users."""
-
-PROTOCOLS: tuple[str, ...] = ("http", "grpc")
-"""Protocols with load-test users."""
-
-EXIT_WALL_CLOCK = 3
-"""Exit code when locust had to be killed after exceeding its wall-clock bound."""
-
-_PROJECT_ROOT = Path(__file__).resolve().parent.parent
-_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
-
-
-def parse_duration_s(text: str) -> float:
-    """Parse ``30s``, ``2m``, ``1m30s``, ``1h`` or a bare number of seconds.
-
-    Raises:
-        ValueError: The text is not a positive duration.
-    """
-    match = _DURATION.match(text.strip())
-    if not text.strip() or match is None:
-        raise ValueError(f"duration {text!r} is not like 30s, 2m or 1m30s")
-    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
-    total = hours * 3600 + minutes * 60 + seconds
-    if total <= 0:
-        raise ValueError(f"duration {text!r} must be > 0")
-    return total
 
 
 @dataclass(frozen=True)
@@ -92,8 +62,10 @@ class Endpoints:
 class RunOptions:
     """Settings of one ``python -m loadtests run``.
 
+    Field names are the ``dest`` names of :data:`loadtests.options.OPTIONS`.
+
     Attributes:
-        model: ``image_diagnosis`` or ``recommendation``.
+        model: One of :data:`~loadtests.models.MODELS`.
         protocol: ``http`` or ``grpc``.
         scenario: ``steady``, ``ramp`` or ``spike``.
         users: Peak number of users.
@@ -109,6 +81,9 @@ class RunOptions:
         stop_timeout_s: Grace locust gives running calls at the end.
         grace_s: Extra wall-clock time allowed after ``duration_s`` before killing.
         ready_timeout_s: How long each user waits for the model to be ready.
+        request_timeout_s: Per-call timeout of the typed clients.
+        top_k: Items asked per recommendation call.
+        max_attempts: Attempts per call (retries of shed calls + 1).
         quiet: Hide locust's periodic stats tables (the summary is still shown).
     """
 
@@ -128,6 +103,9 @@ class RunOptions:
     stop_timeout_s: float = 5.0
     grace_s: float = 45.0
     ready_timeout_s: float = 10.0
+    request_timeout_s: float = 30.0
+    top_k: int = 10
+    max_attempts: int = 1
     quiet: bool = False
 
     def __post_init__(self) -> None:
@@ -143,6 +121,12 @@ class RunOptions:
             raise RunnerError(f"spawn_rate: must be > 0, got {self.spawn_rate}")
         if self.duration_s <= 0:
             raise RunnerError(f"duration_s: must be > 0, got {self.duration_s}")
+        for name in ("ready_timeout_s", "request_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise RunnerError(f"{name}: must be > 0, got {getattr(self, name)}")
+        for name in ("top_k", "max_attempts"):
+            if getattr(self, name) < 1:
+                raise RunnerError(f"{name}: must be >= 1, got {getattr(self, name)}")
         unknown = set(self.overrides) - set(TARGET_NAMES)
         if unknown:
             raise RunnerError(f"overrides: unknown target(s) {sorted(unknown)}")
@@ -154,37 +138,64 @@ class RunOptions:
 
 
 def locust_command(options: RunOptions, endpoints: Endpoints) -> list[str]:
-    """Build the headless locust command line for a run."""
+    """Build the headless locust command line for a run.
+
+    Every ``locust``-scope option of :data:`loadtests.options.OPTIONS` that the run
+    sets is passed on, so an option added there reaches locust without code here.
+    """
     report_dir = options.report_dir
+    values: dict[str, Any] = {o.dest: getattr(options, o.dest) for o in OPTIONS
+                              if "locust" in o.scopes and hasattr(options, o.dest)}
+    values.update(options.overrides)
+    values.update(stats_url=endpoints.stats_url, metrics_url=endpoints.metrics_url)
     command = [
-        sys.executable, "-m", "locust",
-        "-f", str(LOCUSTFILE),
-        "--headless",
+        *locust_base_command(),
         "--host", endpoints.host,
-        "--model", options.model,
-        "--protocol", options.protocol,
-        "--scenario", options.scenario,
         "--users", str(options.users),
         "--spawn-rate", f"{options.spawn_rate:g}",
         "--run-time", f"{math.ceil(options.duration_s)}s",
         "--stop-timeout", f"{options.stop_timeout_s:g}",
-        "--ready-timeout-s", f"{options.ready_timeout_s:g}",
-        "--report-dir", str(report_dir),
         "--html", str(report_dir / "locust.html"),
         "--csv", str(report_dir / "locust"),
+        *locust_arguments(values),
     ]
-    if endpoints.stats_url:
-        command += ["--stats-url", endpoints.stats_url]
-    if endpoints.metrics_url:
-        command += ["--metrics-url", endpoints.metrics_url]
-    if options.targets is not None:
-        command += ["--targets", str(options.targets)]
-    for name, value in options.overrides.items():
-        if value is not None:
-            command += [f"--{name.replace('_', '-')}", repr(float(value))]
     if options.quiet:
         command.append("--only-summary")
     return command
+
+
+@contextmanager
+def embedded_endpoints(protocol: str, repository: Path, out: TextIO,
+                       **server_options: Any) -> Iterator[Endpoints]:
+    """Start the embedded Triton on ``repository`` for the block; yield its endpoints.
+
+    Args:
+        protocol: Which URL becomes ``host``: ``http`` or ``grpc``.
+        repository: The model repository to serve.
+        out: Where progress lines go.
+        **server_options: Passed to :class:`serving.TritonServer`.
+
+    Raises:
+        RunnerError: The repository is missing or the server did not start.
+    """
+    from serving import TritonServer
+
+    if not repository.is_dir():
+        raise RunnerError(f"repository: {repository} is not a folder; pass --host or "
+                          "--repository")
+    print(f"[loadtests] starting the embedded Triton server on {repository} ...", file=out,
+          flush=True)
+    try:
+        server = TritonServer(repository, **server_options).__enter__()
+    except ServingError as exc:
+        raise RunnerError(f"embedded server: {exc}") from exc
+    try:
+        host = server.http_url if protocol == "http" else server.grpc_url
+        print(f"[loadtests] server ready: {host}", file=out, flush=True)
+        yield Endpoints(host, server.http_url, server.metrics_url)
+    finally:
+        server.__exit__(None, None, None)
+        print("[loadtests] server stopped", file=out, flush=True)
 
 
 @contextmanager
@@ -195,48 +206,8 @@ def _endpoints(options: RunOptions, out: TextIO) -> Iterator[Endpoints]:
             stats = options.host
         yield Endpoints(options.host, stats, options.metrics_url)
         return
-    from serving import TritonServer  # deferred: only needed without --host
-
-    repository = options.repository
-    if not repository.is_dir():
-        raise RunnerError(f"repository: {repository} is not a folder; pass --host or "
-                          "--repository")
-    print(f"[loadtests] starting the embedded Triton server on {repository} ...", file=out,
-          flush=True)
-    with TritonServer(repository) as server:
-        host = server.http_url if options.protocol == "http" else server.grpc_url
-        print(f"[loadtests] server ready: {host}", file=out, flush=True)
-        yield Endpoints(host, server.http_url, server.metrics_url)
-    print("[loadtests] server stopped", file=out, flush=True)
-
-
-def _child_env() -> dict[str, str]:
-    env = dict(os.environ)
-    existing = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(_PROJECT_ROOT), existing] if existing else [str(_PROJECT_ROOT)]
-    )
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def _pump(stream: TextIO, out: TextIO) -> None:
-    for line in stream:
-        out.write(line)
-        out.flush()
-
-
-def _kill_group(process: subprocess.Popen[str]) -> None:
-    for sig, wait_s in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    with embedded_endpoints(options.protocol, options.repository, out) as endpoints:
+        yield endpoints
 
 
 def run_locust(options: RunOptions, endpoints: Endpoints, out: TextIO = sys.stdout) -> int:
@@ -244,37 +215,17 @@ def run_locust(options: RunOptions, endpoints: Endpoints, out: TextIO = sys.stdo
 
     Returns :data:`EXIT_WALL_CLOCK` when the process had to be killed.
     """
-    command = locust_command(options, endpoints)
     options.report_dir.mkdir(parents=True, exist_ok=True)
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env=_child_env(), start_new_session=True,
-    )
-    assert process.stdout is not None
-    pump = threading.Thread(target=_pump, args=(process.stdout, out), daemon=True)
-    pump.start()
-    started = time.monotonic()
-    deadline = started + options.wall_clock_bound_s
-    code: int | None = None
-    try:
-        while code is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            try:
-                code = process.wait(timeout=min(5.0, remaining))
-            except subprocess.TimeoutExpired:
-                elapsed = time.monotonic() - started
-                print(f"[loadtests] {options.model}/{options.protocol} {options.scenario}: "
-                      f"{elapsed:.0f}s of {options.duration_s:.0f}s", file=out, flush=True)
-    finally:
-        if code is None:
-            _kill_group(process)
-    pump.join(timeout=5.0)
-    if code is None:
+    process = LocustProcess(locust_command(options, endpoints), options.wall_clock_bound_s, out)
+
+    def progress(elapsed_s: float) -> None:
+        print(f"[loadtests] {options.model}/{options.protocol} {options.scenario}: "
+              f"{elapsed_s:.0f}s of {options.duration_s:.0f}s", file=out, flush=True)
+
+    code = process.wait(progress)
+    if code == EXIT_WALL_CLOCK:
         print(f"[loadtests] locust exceeded its wall-clock bound of "
               f"{options.wall_clock_bound_s:.0f}s and was killed", file=out, flush=True)
-        return EXIT_WALL_CLOCK
     return code
 
 
@@ -283,21 +234,24 @@ def print_summary(report_json: Path, out: TextIO = sys.stdout) -> None:
     if not report_json.is_file():
         print(f"[loadtests] no report at {report_json}", file=out, flush=True)
         return
-    report = json.loads(report_json.read_text(encoding="utf-8"))
-    verdicts = [TargetVerdict(**{k: v[k] for k in _VERDICT_FIELDS}) for v in report["targets"]]
-    settings = report.get("settings", {})
+    report = read_report(report_json)
+    settings = report.settings
     print(f"\n=== {settings.get('model', '?')}/{settings.get('protocol', '?')} "
-          f"{settings.get('scenario', '?')}: {'PASS' if report['passed'] else 'FAIL'} ===",
+          f"{settings.get('scenario', '?')}: {'PASS' if report.passed else 'FAIL'} ===",
           file=out)
-    print(format_verdict_table(verdicts), file=out)
-    for model, split in sorted(report.get("breakdown", {}).items()):
-        print(f"{model}: client mean {split['client_mean_ms']:.1f} ms = server queue "
-              f"{split['queue_ms']:.1f} + compute {split['compute_ms']:.1f} + transport and "
-              f"client {split['other_ms']:.1f} ms", file=out)
-    for model, delta in sorted(report.get("server", {}).items()):
-        print(f"{model}: mean batch size {delta['mean_batch_size']:.2f} over "
-              f"{delta['execution_count']} executions, {delta['failure_count']} failures",
+    print(format_verdict_table(report.verdicts), file=out)
+    for client in report.clients:
+        m = client.measured
+        print(f"{client.model}: {m.requests} requests, {m.failures} failed, {m.shed} shed",
               file=out)
+    for model, split in sorted(report.breakdown.items()):
+        print(f"{model}: client mean {split.client_mean_ms:.1f} ms = server queue "
+              f"{split.queue_ms:.1f} + compute {split.compute_ms:.1f} + transport and "
+              f"client {split.other_ms:.1f} ms", file=out)
+    for model, delta in sorted(report.server.items()):
+        batch = "n/a" if delta.mean_batch_size is None else f"{delta.mean_batch_size:.2f}"
+        print(f"{model}: mean batch size {batch} over {delta.execution_count} executions, "
+              f"{delta.failure_count} failures", file=out)
     print(f"report: {report_json.parent / 'report.md'}", file=out, flush=True)
 
 
@@ -310,12 +264,7 @@ def run_load_test(options: RunOptions, out: TextIO = sys.stdout) -> int:
     Raises:
         RunnerError: The embedded server could not be started.
     """
-    try:
-        with _endpoints(options, out) as endpoints:
-            code = run_locust(options, endpoints, out)
-        print_summary(options.report_dir / "report.json", out)
-        return code
-    except RunnerError:
-        raise
-    except ServingError as exc:
-        raise RunnerError(f"embedded server: {exc}") from exc
+    with _endpoints(options, out) as endpoints:
+        code = run_locust(options, endpoints, out)
+    print_summary(options.report_dir / "report.json", out)
+    return code

@@ -136,6 +136,14 @@ class ModelDelta:
         data["compute_ms"] = self.compute_ms
         return data
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelDelta:
+        """Build a delta back from :meth:`as_dict`'s output (``compute_ms`` is derived)."""
+        fields = {k: v for k, v in data.items() if k != "compute_ms"}
+        fields["metrics"] = dict(fields.get("metrics", {}))
+        fields["composing"] = tuple(fields.get("composing", ()))
+        return cls(**fields)
+
 
 @dataclass(frozen=True)
 class LatencyBreakdown:

@@ -1,8 +1,9 @@
 """Latency targets: load them from TOML, apply CLI overrides, evaluate a run.
 
 A target file has a ``[default]`` table and one table per model name; every key
-(``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_error_ratio``, ``min_rps``) is optional in
-a model table and falls back to ``[default]``.
+(``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_error_ratio``, ``max_shed_ratio``,
+``min_rps``) is optional in a model table and falls back to ``[default]``. Shed calls
+(the server refused the work: queue full or unavailable) count apart from errors.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ __all__ = [
     "targets_for",
 ]
 
-TARGET_NAMES: tuple[str, ...] = ("p50_ms", "p95_ms", "p99_ms", "max_error_ratio", "min_rps")
+TARGET_NAMES: tuple[str, ...] = (
+    "p50_ms", "p95_ms", "p99_ms", "max_error_ratio", "max_shed_ratio", "min_rps",
+)
 """Every target key, in report order."""
 
 _BUILTIN_DEFAULT: dict[str, float] = {
@@ -43,6 +46,7 @@ _BUILTIN_DEFAULT: dict[str, float] = {
     "p95_ms": 2000.0,
     "p99_ms": 4000.0,
     "max_error_ratio": 0.01,
+    "max_shed_ratio": 0.01,
     "min_rps": 1.0,
 }
 
@@ -56,6 +60,7 @@ class Targets:
         p95_ms: Highest acceptable 95th-percentile latency in milliseconds.
         p99_ms: Highest acceptable 99th-percentile latency in milliseconds.
         max_error_ratio: Highest acceptable failed/total request ratio, in [0, 1].
+        max_shed_ratio: Highest acceptable shed/total request ratio, in [0, 1].
         min_rps: Lowest acceptable throughput in completed requests per second.
     """
 
@@ -63,6 +68,7 @@ class Targets:
     p95_ms: float
     p99_ms: float
     max_error_ratio: float
+    max_shed_ratio: float
     min_rps: float
 
     def with_overrides(self, overrides: Mapping[str, float | None]) -> Targets:
@@ -91,12 +97,13 @@ class Measured:
     """What the client saw for one model over a run.
 
     Attributes:
-        requests: Number of requests sent.
-        failures: Number of failed requests.
-        p50_ms: Median latency in milliseconds (None without requests).
-        p95_ms: 95th-percentile latency in milliseconds (None without requests).
-        p99_ms: 99th-percentile latency in milliseconds (None without requests).
-        rps: Completed requests per second over the run.
+        requests: Number of requests sent (shed ones included).
+        failures: Number of failed requests (errors; shed ones are not counted here).
+        p50_ms: Median latency of answered requests, milliseconds (None without any).
+        p95_ms: 95th-percentile latency in milliseconds (None without answered requests).
+        p99_ms: 99th-percentile latency in milliseconds (None without answered requests).
+        rps: Answered requests per second over the run.
+        shed: Requests the server shed (queue full or unavailable after every attempt).
     """
 
     requests: int
@@ -105,16 +112,24 @@ class Measured:
     p95_ms: float | None
     p99_ms: float | None
     rps: float
+    shed: int = 0
 
     @property
     def error_ratio(self) -> float | None:
         """Failed/total requests, None when no request was sent."""
         return self.failures / self.requests if self.requests else None
 
+    @property
+    def shed_ratio(self) -> float | None:
+        """Shed/total requests, None when no request was sent."""
+        return self.shed / self.requests if self.requests else None
+
     def value(self, target: str) -> float | None:
         """Return the measured figure a target is checked against."""
         if target == "max_error_ratio":
             return self.error_ratio
+        if target == "max_shed_ratio":
+            return self.shed_ratio
         if target == "min_rps":
             return self.rps if self.requests else None
         return getattr(self, target)  # type: ignore[no-any-return]
@@ -168,7 +183,7 @@ def _check_value(field: str, name: str, value: Any) -> float:
     number = float(value)
     if not math.isfinite(number) or number < 0:
         raise TargetsError(field, f"must be a finite number >= 0, got {value!r}")
-    if name == "max_error_ratio" and number > 1:
+    if name in ("max_error_ratio", "max_shed_ratio") and number > 1:
         raise TargetsError(field, f"is a ratio in [0, 1], got {value!r}")
     return number
 

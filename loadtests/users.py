@@ -8,6 +8,7 @@ gevent mode (:func:`loadtests.plugin.init_grpc_gevent`) before the first channel
 from __future__ import annotations
 
 import logging
+import random
 import time
 from abc import abstractmethod
 from typing import Any, ClassVar, Protocol
@@ -17,10 +18,20 @@ import gevent
 from locust import User, constant, task
 from locust.env import Environment
 
-from clients import ImageDiagnosisClient, RecommendationClient, RetryPolicy, Timeouts
+from clients import (
+    ImageDiagnosisClient,
+    RecommendationClient,
+    RetryPolicy,
+    ServerUnavailableError,
+    Timeouts,
+)
+from loadtests.models import IMAGE_DIAGNOSIS, RECOMMENDATION
+from loadtests.options import option
+from loadtests.records import Outcome, classify
 from loadtests.samples import image_pool, random_user_id
 
 __all__ = [
+    "SHED_REQUEST_TYPE",
     "STARTUP_REQUEST_TYPE",
     "ImageDiagnosisGrpcUser",
     "ImageDiagnosisHttpUser",
@@ -37,6 +48,11 @@ logger = logging.getLogger("loadtests")
 STARTUP_REQUEST_TYPE = "STARTUP"
 """Request type of the event a user fires when the server or model is not ready."""
 
+SHED_REQUEST_TYPE = "SHED"
+"""Request type of a call the server shed (queue full or unavailable after every attempt):
+locust counts these apart from the protocol's own entry, so shed calls are not errors
+and their fast refusals do not flatter the latency percentiles."""
+
 _SCHEMES = {"http": ("http", "https"), "grpc": ("grpc", "grpcs")}
 
 
@@ -46,10 +62,22 @@ class _Client(Protocol):
     def close(self) -> None: ...
 
 
-def _option(environment: Environment, name: str, default: Any) -> Any:
+def _option(environment: Environment, name: str) -> Any:
     options = environment.parsed_options
     value = getattr(options, name, None) if options is not None else None
-    return default if value is None else value
+    return option(name).default if value is None else value
+
+
+def answered_version(result: object) -> str | None:
+    """Return the model version a typed client's result names, if it names one.
+
+    A :class:`~clients.Diagnosis` carries ``model_version``; a list of recommendations
+    carries it on the list or on its items.
+    """
+    version = getattr(result, "model_version", None)
+    if version is None and isinstance(result, (list, tuple)) and result:
+        version = getattr(result[0], "model_version", None)
+    return None if version is None else str(version)
 
 
 class TritonUser(User):
@@ -58,7 +86,10 @@ class TritonUser(User):
     Subclasses set :attr:`model_name` and :attr:`protocol` and implement
     :meth:`make_client` and :meth:`call`. ``on_start`` waits (briefly) until the
     server and model are ready; if they are not, the run is stopped with a clear
-    error and a non-zero exit code.
+    error and a non-zero exit code. A call the server sheds (the clients raise
+    :class:`~clients.ServerUnavailableError` or its :class:`~clients.QueueFullError`)
+    is retried up to ``--max-attempts`` with the clients' :class:`~clients.RetryPolicy`
+    back-off, so each retry is counted; every other error fails the call at once.
     """
 
     abstract = True
@@ -69,6 +100,7 @@ class TritonUser(User):
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         self.client: _Client | None = None
+        self.retry = RetryPolicy(max_attempts=int(_option(environment, "max_attempts")))
 
     @abstractmethod
     def make_client(self, url: str, timeouts: Timeouts) -> _Client:
@@ -76,7 +108,10 @@ class TritonUser(User):
 
     @abstractmethod
     def call(self, client: Any) -> tuple[int, dict[str, Any]]:
-        """Make one varied call; return (response length in bytes, request context)."""
+        """Make one varied call; return (response length in bytes, request context).
+
+        The context may hold ``version``, the model version that answered.
+        """
 
     def _url(self) -> str:
         url = str(self.host or "")
@@ -90,8 +125,8 @@ class TritonUser(User):
 
     def on_start(self) -> None:
         """Create the client and fail the run loudly if the model is not ready."""
-        ready_timeout_s = float(_option(self.environment, "ready_timeout_s", 10.0))
-        request_s = float(_option(self.environment, "request_timeout_s", 30.0))
+        ready_timeout_s = float(_option(self.environment, "ready_timeout_s"))
+        request_s = float(_option(self.environment, "request_timeout_s"))
         started = time.perf_counter()
         try:
             self.client = self.make_client(self._url(), Timeouts(request_s=request_s))
@@ -128,20 +163,38 @@ class TritonUser(User):
 
     @task
     def infer(self) -> None:
-        """Make one call and report it through ``events.request``."""
+        """Make one call (with its retries) and report it through ``events.request``.
+
+        The context carries ``outcome`` (ok, failed, shed), ``retries``,
+        ``started_at_s`` (wall clock) and ``version`` (when the model answered).
+        """
         if self.client is None:
             return
+        started_at_s = time.time()
         started = time.perf_counter()
         exception: BaseException | None = None
         length = 0
+        retries = 0
         context: dict[str, Any] = {"model": self.model_name, "protocol": self.protocol}
-        try:
-            length, extra = self.call(self.client)
-            context.update(extra)
-        except Exception as exc:
-            exception = exc
+        while True:
+            try:
+                length, extra = self.call(self.client)
+                context.update(extra)
+                exception = None
+                break
+            except ServerUnavailableError as exc:
+                exception = exc
+                if retries + 1 >= self.retry.max_attempts:
+                    break
+                retries += 1
+                gevent.sleep(self.retry.backoff_s(retries, random.random()))
+            except Exception as exc:
+                exception = exc
+                break
+        outcome = classify(exception)
+        context.update(outcome=outcome.value, retries=retries, started_at_s=started_at_s)
         self.environment.events.request.fire(
-            request_type=self.protocol.upper(),
+            request_type=SHED_REQUEST_TYPE if outcome is Outcome.SHED else self.protocol.upper(),
             name=self.model_name,
             response_time=(time.perf_counter() - started) * 1000.0,
             response_length=length,
@@ -154,7 +207,7 @@ class ImageDiagnosisUser(TritonUser):
     """Sends a random image of the shared sample pool to ``image_diagnosis``."""
 
     abstract = True
-    model_name = "image_diagnosis"
+    model_name = IMAGE_DIAGNOSIS
 
     def make_client(self, url: str, timeouts: Timeouts) -> _Client:
         """Build an :class:`~clients.ImageDiagnosisClient` without retries."""
@@ -164,25 +217,25 @@ class ImageDiagnosisUser(TritonUser):
         """Diagnose one random pool image."""
         index, image = image_pool().pick()
         diagnosis = client.diagnose(image)
-        return 4 * len(diagnosis.probabilities), {"image_index": index}
+        return 4 * len(diagnosis.probabilities), {"image_index": index,
+                                                   "version": answered_version(diagnosis)}
 
 
 class RecommendationUser(TritonUser):
     """Asks ``recommendation`` for the top items of a random user id."""
 
     abstract = True
-    model_name = "recommendation"
+    model_name = RECOMMENDATION
 
     def make_client(self, url: str, timeouts: Timeouts) -> _Client:
         """Build a :class:`~clients.RecommendationClient` without retries."""
         return RecommendationClient(url, timeouts=timeouts, retry=RetryPolicy(max_attempts=1))
 
     def call(self, client: Any) -> tuple[int, dict[str, Any]]:
-        """Recommend ``--k`` items for a random user id."""
+        """Recommend ``--top-k`` items for a random user id."""
         user_id = random_user_id()
-        k = int(_option(self.environment, "k", 10))
-        items = client.recommend(user_id, k=k)
-        return 12 * len(items), {"user_id": user_id}
+        items = client.recommend(user_id, k=int(_option(self.environment, "top_k")))
+        return 12 * len(items), {"user_id": user_id, "version": answered_version(items)}
 
 
 class ImageDiagnosisHttpUser(ImageDiagnosisUser):

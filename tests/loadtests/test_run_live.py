@@ -58,7 +58,7 @@ def test_run_exits_zero_with_full_report_when_lax_targets_hold(
     assert 0 < client["p50_ms"] <= client["p95_ms"] <= client["p99_ms"]
     assert report["passed"] is True
     assert {v["target"] for v in report["targets"]} == {
-        "p50_ms", "p95_ms", "p99_ms", "max_error_ratio", "min_rps"}
+        "p50_ms", "p95_ms", "p99_ms", "max_error_ratio", "max_shed_ratio", "min_rps"}
     assert all(v["passed"] for v in report["targets"])
     server = report["server"][model]
     assert server["success_count"] >= client["requests"]
@@ -99,7 +99,7 @@ def test_run_exits_two_quickly_with_clear_message_when_server_is_not_reachable(
 
     (closed_port,) = free_ports(1)
     code, output, wall_s = _run(repo_root, tmp_path, f"grpc://127.0.0.1:{closed_port}",
-                                "--ready-timeout", "1s", protocol="grpc")
+                                "--ready-timeout-s", "1", protocol="grpc")
 
     assert code == 2, output[-3000:]
     assert "LOAD TEST ABORTED" in output
