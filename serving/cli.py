@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from serving.adapt import AdaptTarget, write_adapted_repository
 from serving.errors import ServerStartError, ServingError
 from serving.replicas import add_replica_arguments, run_replicas
-from serving.server import TritonServer
+from serving.server import ADMIN_HEADER, MODEL_CONTROL_MODES, TritonServer
 
 __all__ = [
     "add_adapt_parser",
@@ -60,6 +60,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         "server")
     parser.add_argument("--ready-timeout-s", type=float, default=120.0,
                         help="seconds to wait for the server to become ready (default 120)")
+    parser.add_argument("--model-control", choices=MODEL_CONTROL_MODES, default="none",
+                        help="Triton's model-control mode (default none); explicit lets "
+                        "`python -m serving.release` load and switch versions through the "
+                        "repository API, behind the admin key")
     parser.add_argument("--exit-timeout-s", type=int, default=5,
                         help="seconds Triton waits for in-flight requests on shutdown "
                         "(default 5)")
@@ -124,6 +128,7 @@ def run_serve(args: argparse.Namespace) -> int:
             args.repository, http_port=args.http_port, grpc_port=args.grpc_port,
             metrics_port=args.metrics_port, tritonserver=args.tritonserver, adapt=args.adapt,
             ready_timeout_s=args.ready_timeout_s, exit_timeout_s=args.exit_timeout_s,
+            model_control_mode=args.model_control,
         )
         try:
             server.start()
@@ -135,6 +140,8 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"gRPC:    {server.grpc_url}", file=out)
         print(f"metrics: {server.metrics_url}", file=out)
         print(f"log:     {server.log_path}", file=out)
+        print(f"admin key: {server.admin_key_path} (header {ADMIN_HEADER}; "
+              f"model control {server.model_control_mode})", file=out)
         print("ready; press Ctrl+C to stop", file=out, flush=True)
         while not stop.wait(_LIVENESS_CHECK_S):
             if not server.is_running:
