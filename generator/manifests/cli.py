@@ -16,16 +16,18 @@ from generator.manifests.writer import check_manifests, write_manifests
 
 __all__ = ["SloLoader", "add_k8s_parser", "run_k8s"]
 
-#: Reads a targets file (``loadtests.targets.load_targets``); the shell injects it, so
-#: the generator's core imports nothing from the load tests.
-SloLoader = Callable[[Path], Mapping[str, Slo]]
+#: Reads a targets file, or the default one for None (``loadtests.targets.load_targets``);
+#: the ``python -m generator`` shell injects it, so the generator imports no load tests.
+SloLoader = Callable[[Path | None], Mapping[str, Slo]]
+DEFAULT_TARGETS = "loadtests/targets.toml"
 
 
 def run_k8s(args: argparse.Namespace, load_slos: SloLoader) -> int:
     """Write (or with ``--check`` compare) the manifests; return the exit status."""
     specs = load_specs(args.spec)
     plan = plan_manifests(specs, args.rules, load_slos(args.targets),
-                          targets_source=args.targets.as_posix())
+                          targets_source=DEFAULT_TARGETS if args.targets is None
+                          else args.targets.as_posix())
     if args.check:
         try:
             check_manifests(plan, args.out, args.rules)
@@ -45,13 +47,12 @@ def run_k8s(args: argparse.Namespace, load_slos: SloLoader) -> int:
     return 0
 
 
-def add_k8s_parser(sub: Any, load_slos: SloLoader, default_targets: Path) -> None:
+def add_k8s_parser(sub: Any, load_slos: SloLoader) -> None:
     """Add the ``k8s`` subcommand to the ``python -m generator`` subparsers ``sub``.
 
     Args:
         sub: The subparsers action of the main parser.
-        load_slos: Reads the targets file into goals per model.
-        default_targets: The targets file used without ``--targets``.
+        load_slos: Reads the targets file (None: the default one) into goals per model.
     """
     parser = sub.add_parser(
         "k8s",
@@ -66,8 +67,8 @@ def add_k8s_parser(sub: Any, load_slos: SloLoader, default_targets: Path) -> Non
                         help="manifests folder (deploy/k8s)")
     parser.add_argument("--rules", type=Path, required=True, metavar="DIR",
                         help="Prometheus rule folder (deploy/prometheus/rules)")
-    parser.add_argument("--targets", type=Path, default=default_targets, metavar="TOML",
-                        help=f"latency and error targets (default: {default_targets})")
+    parser.add_argument("--targets", type=Path, default=None, metavar="TOML",
+                        help=f"latency and error targets (default: {DEFAULT_TARGETS})")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 if DIR or the rule file differ")
     parser.set_defaults(func=lambda args: run_k8s(args, load_slos))
