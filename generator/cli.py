@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from generator.errors import DriftError, GeneratorError, ValidationFailed
 from generator.importer import import_module_source
 from generator.layout import write_text_atomic
 from generator.loader import load_specs
+from generator.manifests.facts import Slo
 from generator.render import render_config
 from generator.validation import Issue, validate_repository
 from generator.writer import build_repository, check_repository, plan_repository
@@ -114,6 +115,13 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _load_targets(path: Path | None) -> Mapping[str, Slo]:
+    """The load tests' latency and error targets (imported only when ``k8s`` runs)."""
+    from loadtests.targets import load_targets
+
+    return load_targets(path)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m generator``."""
     parser = argparse.ArgumentParser(
@@ -177,6 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_serve_parser(sub)
     add_adapt_parser(sub)
+
+    from generator.manifests import add_k8s_parser
+
+    add_k8s_parser(sub, _load_targets)
     return parser
 
 
