@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import SpecError
-from generator.layout import ONNX_FILENAME, ONNXRUNTIME_PLATFORM, PLAN_FILENAME, TENSORRT_PLATFORM
+from generator.layout import (
+    ONNX_FILENAME,
+    ONNXRUNTIME_PLATFORM,
+    PLAN_FILENAME,
+    PYTHON_BACKEND,
+    PYTHON_FILENAME,
+    TENSORRT_PLATFORM,
+)
 from generator.spec import (
     EnsembleScheduling,
     EnsembleStep,
@@ -132,7 +139,10 @@ def python_model(
         **fields: Any other :class:`ModelSpec` field.
     """
     src: FileSource = Path(source) if isinstance(source, str) else source
-    defaults = {"backend": "python", "versions": _version_files(name, "model.py", src, versions)}
+    defaults = {
+        "backend": PYTHON_BACKEND,
+        "versions": _version_files(name, PYTHON_FILENAME, src, versions),
+    }
     return _build("python_model", name, defaults, fields)
 
 

@@ -90,7 +90,7 @@ class Substitution:
 
 
 def validate_model_name(name: str) -> str:
-    """Check ``name`` against Triton's model-name rule (:mod:`generator.layout.names`).
+    """Check ``name`` against the model-name rule of :mod:`generator.layout.names`.
 
     Args:
         name: Model or folder name.
@@ -99,7 +99,8 @@ def validate_model_name(name: str) -> str:
         The name, unchanged.
 
     Raises:
-        AdaptationError: If the name is empty, only whitespace, or holds ``/`` or ``..``.
+        AdaptationError: If the name is empty, holds ``/`` or ``..``, or has a character
+            other than ASCII letters, digits, ``_``, ``-`` and ``.``.
     """
     problem = model_name_problem(name)
     if problem:

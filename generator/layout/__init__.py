@@ -1,6 +1,7 @@
 """The facts of a Triton model repository's layout, in one place.
 
-- :mod:`~generator.layout.names`: Triton's model-name rule;
+- :mod:`~generator.layout.names`: the model-name rule (Triton core's, on the characters
+  its python backend can load);
 - :mod:`~generator.layout.files`: the file, folder, platform and backend names
   (``config.pbtxt``, ``model.onnx``, ``onnxruntime_onnx``, ``model.plan``, ...);
 - :mod:`~generator.layout.config`: loading a ``config.pbtxt`` into a ``ModelConfig``
@@ -39,12 +40,13 @@ from generator.layout.files import (
     model_filenames,
     version_folders,
 )
-from generator.layout.names import is_model_name, model_name_problem
+from generator.layout.names import MODEL_NAME_CHARACTERS, is_model_name, model_name_problem
 
 __all__ = [
     "CONFIG_FILENAME",
     "ENSEMBLE_PLATFORM",
     "KNOWN_BACKENDS",
+    "MODEL_NAME_CHARACTERS",
     "ONNXRUNTIME_BACKEND",
     "ONNXRUNTIME_PLATFORM",
     "ONNX_FILENAME",

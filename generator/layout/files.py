@@ -117,8 +117,11 @@ def model_filenames(config: mc.ModelConfig) -> tuple[str, ...]:
 
 
 def is_version_folder_name(name: str) -> bool:
-    """Whether a folder of that name inside a model folder is a version (all digits)."""
-    return name.isascii() and name.isdigit()
+    """Whether a folder of that name inside a model folder is a version.
+
+    All digits and no leading zero: Triton's ``VersionsToLoad`` skips ``01``.
+    """
+    return name.isascii() and name.isdigit() and (name == "0" or not name.startswith("0"))
 
 
 def version_folders(model_dir: Path) -> list[Path]:

@@ -81,7 +81,7 @@ def test_spec_rejects_unknown_enum_name_listing_valid_names() -> None:
         Input(name="x", data_type="FLOAT32")  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("name", ["../escape", "a/b", "/abs", "a..b", "  "])
+@pytest.mark.parametrize("name", ["../escape", "a/b", "/abs", "a..b", "with space", "modèle"])
 def test_model_spec_rejects_name_triton_refuses(name: str) -> None:
     with pytest.raises(SpecError, match="model name"):
         ModelSpec(name=name)

@@ -346,13 +346,13 @@ def test_adapt_repository_raises_adaptation_error_naming_file_and_line_when_conf
     assert isinstance(failure.value.__cause__, ConfigSyntaxError)
 
 
-@pytest.mark.parametrize("name", ["..", "a/b", "", "../etc", "a..b", " ", "\t\n"])
+@pytest.mark.parametrize("name", ["..", "a/b", "", "../etc", "a..b", " ", "bad name", "modèle"])
 def test_validate_model_name_rejects_names_triton_refuses(name: str) -> None:
     with pytest.raises(AdaptationError, match="invalid model name"):
         validate_model_name(name)
 
 
-@pytest.mark.parametrize("name", ["_x", "-x", "modèle", "bad name", "a.b", "v1.2-beta"])
+@pytest.mark.parametrize("name", ["_x", "-x", ".x", "a.b", "v1.2-beta"])
 def test_validate_model_name_accepts_names_triton_accepts(name: str) -> None:
     assert validate_model_name(name) == name
 
