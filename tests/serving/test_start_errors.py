@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from serving import ServerStartError, TritonServer
+from generator import GeneratorError
+from serving import ServerStartError, ServingError, TritonServer
 
 from .conftest import processes_left, processes_mentioning
 
@@ -55,6 +56,9 @@ def test_triton_server_raises_server_start_error_naming_each_model_when_models_f
     assert "preferred size must be <= max batch size" in errors["bad_batch"]
     assert "weights file is corrupt" in errors["crashing"]
     assert "bad_batch" in str(failure.value) and "crashing" in str(failure.value)
+    # The runtime's own error root: caught as ServingError, never as a generator error.
+    assert isinstance(failure.value, ServingError)
+    assert not isinstance(failure.value, GeneratorError)
     # Nothing is left behind: no process, no private folder.
     assert not server.is_running
     assert failure.value.log_path is not None
