@@ -28,14 +28,17 @@ class LoadedSpec:
     origin: str
 
 
-def load_specs(paths: Path | str | Sequence[Path | str]) -> list[LoadedSpec]:
+def load_specs(
+    paths: Path | str | Sequence[Path | str], *, require_names: bool = True
+) -> list[LoadedSpec]:
     """Load every model spec from ``.py`` files or folders of them.
 
     A module lists its models in ``MODELS``; without it, every module-level
     :class:`ModelSpec` counts, in definition order. In a folder, files are read
     in name order and files starting with ``_`` are skipped. Each spec's origin
     is ``<folder name>/<file name>``, so it does not depend on how the path
-    was spelt.
+    was spelt. With ``require_names=False`` (``render``), nameless specs are
+    allowed: they stand for a ``config.pbtxt`` that takes its folder's name.
 
     Raises:
         SpecLoadError: A path is missing, a module fails to import, or it
@@ -50,7 +53,16 @@ def load_specs(paths: Path | str | Sequence[Path | str]) -> list[LoadedSpec]:
         origin = f"{file.resolve().parent.name}/{file.name}"
         for spec in _load_module(file):
             if not spec.name:
-                raise SpecError(f"{origin}", "a model spec has no name")
+                if not require_names:
+                    loaded.append(LoadedSpec(spec, origin))
+                    continue
+                raise SpecError(
+                    f"{origin}",
+                    "a model spec has no name, and the name is the model folder's name: give "
+                    "one with name=\"...\" (ModelSpec(name=...) or a preset's first argument), "
+                    "or import the model folder rather than its config.pbtxt so the folder "
+                    "name is used",
+                )
             if spec.name in seen:
                 raise SpecError(
                     f"{spec.name}.name",

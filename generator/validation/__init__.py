@@ -9,7 +9,12 @@ from generator.layout import load_config, parse_config
 from generator.validation.artifacts import ModelArtifacts, load_model_dir
 from generator.validation.issues import Issue, Severity, raise_for_errors
 from generator.validation.onnx_check import complete_from_onnx
-from generator.validation.validate import validate_model, validate_models, validate_repository
+from generator.validation.validate import (
+    validate_config,
+    validate_model,
+    validate_models,
+    validate_repository,
+)
 
 __all__ = [
     "Issue",
@@ -20,6 +25,7 @@ __all__ = [
     "load_model_dir",
     "parse_config",
     "raise_for_errors",
+    "validate_config",
     "validate_model",
     "validate_models",
     "validate_repository",

@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 
 from tritonclient.grpc import model_config_pb2 as mc
 
-from generator.layout import CONFIG_FILENAME, load_config
+from generator.layout import CONFIG_FILENAME, is_version_folder_name, load_config
 
 __all__ = ["CONFIG_FILENAME", "ModelArtifacts", "load_model_dir"]
 
@@ -40,11 +40,14 @@ class ModelArtifacts:
 
     @property
     def version_numbers(self) -> tuple[int, ...]:
-        """Sorted numeric version folders, from ``versions`` and ``files`` together."""
+        """Sorted version folders, from ``versions`` and ``files`` together.
+
+        A folder counts when Triton takes it as a version: all digits, no leading zero.
+        """
         found = set(self.versions)
         for key in self.files:
             parts = PurePosixPath(key).parts
-            if len(parts) > 1 and parts[0].isdigit():
+            if len(parts) > 1 and is_version_folder_name(parts[0]):
                 found.add(int(parts[0]))
         return tuple(sorted(found))
 
@@ -84,7 +87,7 @@ def load_model_dir(model_dir: Path) -> ModelArtifacts:
         sorted(
             int(child.name)
             for child in model_dir.iterdir()
-            if child.is_dir() and child.name.isdigit()
+            if child.is_dir() and is_version_folder_name(child.name)
         )
     )
     return ModelArtifacts(

@@ -8,7 +8,7 @@ things Triton accepts silently but that are almost always mistakes.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from tritonclient.grpc import model_config_pb2 as mc
 
@@ -20,31 +20,14 @@ from generator.layout import (
     is_tensorrt,
     model_name_problem,
 )
+from generator.validation.instance_groups import check_instance_groups
+from generator.validation.model_metrics import check_model_metrics
 from generator.validation.reporter import Reporter
+from generator.validation.sequence_controls import check_sequence_controls
+from generator.validation.tensor_types import WILDCARD_DIM, dims_problem, type_name
+from generator.validation.tensor_types import fmt_dims as _fmt
 
 __all__ = ["check_config", "dims_problem", "type_name"]
-
-WILDCARD_DIM = -1
-
-
-def type_name(data_type: int) -> str:
-    """``TYPE_FP32``-style name of a ``DataType`` value."""
-    try:
-        return str(mc.DataType.Name(data_type))
-    except ValueError:
-        return f"TYPE_<{data_type}>"
-
-
-def dims_problem(dims: Iterable[int]) -> tuple[int, int] | None:
-    """Return ``(index, value)`` of the first illegal dimension (0 or below -1), else None."""
-    for index, dim in enumerate(dims):
-        if dim < 1 and dim != WILDCARD_DIM:
-            return index, int(dim)
-    return None
-
-
-def _fmt(dims: Sequence[int]) -> str:
-    return "[" + ", ".join(str(d) for d in dims) + "]"
 
 
 def check_config(config: mc.ModelConfig, directory_name: str, r: Reporter) -> None:
@@ -60,12 +43,14 @@ def check_config(config: mc.ModelConfig, directory_name: str, r: Reporter) -> No
     _check_max_batch_size(config, r)
     _check_dynamic_batching(config, r)
     _check_sequence_batching(config, r)
-    _check_instance_groups(config, r)
+    check_sequence_controls(config, r)
+    check_instance_groups(config, r)
     _check_io(config, r)
     _check_batch_io(config, r)
     _check_warmup(config, r)
     _check_misc(config, r)
     _check_accelerators(config, r)
+    check_model_metrics(config, r)
 
 
 def _check_name(config: mc.ModelConfig, directory_name: str, r: Reporter) -> None:
@@ -120,11 +105,13 @@ def _check_platform(config: mc.ModelConfig, r: Reporter) -> None:
             f"ensemble_scheduling is set but platform is {platform!r}, not 'ensemble'",
         )
     if platform == "custom":
-        r.warning(
-            "platform",
-            "platform-custom-legacy",
-            "platform 'custom' is legacy; name the backend with 'backend' instead",
-        )
+        if backend:
+            r.warning("platform", "platform-custom-legacy",
+                      "platform 'custom' is legacy (Triton 1.x); the backend field decides")
+        else:
+            r.error("platform", "unknown-platform",
+                    "platform 'custom' is from Triton 1.x and names no backend; Triton 2 "
+                    "refuses it: set backend to the custom backend's name instead")
         return
     if platform and platform not in PLATFORM_BACKENDS and not backend:
         r.error(
@@ -247,19 +234,6 @@ def _check_sequence_batching(config: mc.ModelConfig, r: Reporter) -> None:
                 "slot-utilization-out-of-range",
                 f"minimum_slot_utilization {util} is outside (0.0, 1.0]",
             )
-    allowed_corrid = {mc.TYPE_UINT64, mc.TYPE_INT64, mc.TYPE_UINT32, mc.TYPE_INT32,
-                      mc.TYPE_STRING}
-    for i, control_input in enumerate(sb.control_input):
-        for j, control in enumerate(control_input.control):
-            if (control.kind == mc.ModelSequenceBatching.Control.CONTROL_SEQUENCE_CORRID
-                    and control.data_type not in allowed_corrid):
-                r.error(
-                    f"sequence_batching.control_input[{i}].control[{j}].data_type",
-                    "corrid-data-type",
-                    f"CORRID control {control_input.name!r} has data type "
-                    f"{type_name(control.data_type)}; allowed: TYPE_UINT64, TYPE_INT64, "
-                    "TYPE_UINT32, TYPE_INT32, TYPE_STRING",
-                )
     for i, state in enumerate(sb.state):
         bad = dims_problem(state.dims)
         if bad:
@@ -276,48 +250,6 @@ def _check_sequence_batching(config: mc.ModelConfig, r: Reporter) -> None:
                     "invalid-dim",
                     f"initial state {initial.name!r} dimension {bad[1]} must be >= 1, or -1",
                 )
-
-
-def _check_instance_groups(config: mc.ModelConfig, r: Reporter) -> None:
-    groups = list(config.instance_group)
-    if is_ensemble(config):
-        if groups:
-            r.error(
-                "instance_group",
-                "ensemble-instance-group",
-                "instance_group must not be set for an ensemble (it runs no instances itself)",
-            )
-        return
-    tensorrt = is_tensorrt(config)
-    kind_name = mc.ModelInstanceGroup.Kind.Name
-    for i, group in enumerate(groups):
-        label = f"instance group {group.name!r}" if group.name else f"instance group {i}"
-        if group.count < 0:
-            r.error(f"instance_group[{i}].count", "negative-instance-count",
-                    f"{label} has count {group.count}; it must be >= 0")
-        non_gpu = (mc.ModelInstanceGroup.KIND_CPU, mc.ModelInstanceGroup.KIND_MODEL)
-        if group.kind in non_gpu and len(group.gpus) > 0:
-            r.error(
-                f"instance_group[{i}].gpus",
-                "gpus-on-non-gpu-group",
-                f"{label} has kind {kind_name(group.kind)} but lists gpus {list(group.gpus)}",
-            )
-        for k, gpu in enumerate(group.gpus):
-            if gpu < 0:
-                r.error(f"instance_group[{i}].gpus[{k}]", "negative-gpu-id",
-                        f"{label} lists gpu id {gpu}; ids are >= 0")
-        if tensorrt and group.kind == mc.ModelInstanceGroup.KIND_CPU:
-            r.error(
-                f"instance_group[{i}].kind",
-                "tensorrt-on-cpu",
-                f"{label} has kind KIND_CPU but a TensorRT plan runs only on GPU instances",
-            )
-        if len(group.profile) > 0 and not tensorrt:
-            r.error(
-                f"instance_group[{i}].profile",
-                "profile-not-tensorrt",
-                f"{label} sets profile {list(group.profile)}, which only TensorRT models support",
-            )
 
 
 def _check_io_list(
@@ -351,6 +283,13 @@ def _check_io_list(
         if io.is_shape_tensor and not is_tensorrt(config):
             r.error(f"{prefix}.is_shape_tensor", "shape-tensor-not-tensorrt",
                     f"{label} is a shape tensor, which only TensorRT models support")
+        if io.is_non_linear_format_io and not is_tensorrt(config):
+            r.error(f"{prefix}.is_non_linear_format_io", "non-linear-io-not-tensorrt",
+                    f"{label} uses a non-linear IO format, which only TensorRT models support")
+        elif io.is_non_linear_format_io and len(io.dims) != 3:
+            r.error(f"{prefix}.dims", "non-linear-io-needs-3-dims",
+                    f"{label} uses a non-linear IO format, which needs 3 dims, got "
+                    f"{_fmt(io.dims)}")
     counts = Counter(str(io.name) for io in tensors if io.name)
     for name, count in counts.items():
         if count > 1:

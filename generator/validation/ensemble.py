@@ -4,14 +4,20 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import TypeVar
 
 from tritonclient.grpc import model_config_pb2 as mc
 
 from generator.layout import is_ensemble
-from generator.validation.config_checks import type_name
+from generator.validation.ensemble_models import (
+    check_decoupled_branches,
+    check_step_batching,
+    check_step_shapes,
+    check_step_versions,
+)
 from generator.validation.reporter import Reporter
+from generator.validation.tensor_types import type_name
 
 __all__ = ["check_ensemble", "ensemble_model_cycles"]
 
@@ -26,6 +32,7 @@ def check_ensemble(
     config: mc.ModelConfig,
     r: Reporter,
     repository: Mapping[str, mc.ModelConfig] | None = None,
+    served: Mapping[str, Sequence[int]] | None = None,
 ) -> None:
     """Check an ensemble's steps and data flow.
 
@@ -34,6 +41,8 @@ def check_ensemble(
         r: Where issues go.
         repository: Model name -> config of every model in the repository; enables
             the checks that need the step models.
+        served: Model name -> versions it serves; enables the check of pinned
+            ``model_version`` values.
     """
     if not config.HasField("ensemble_scheduling"):
         return
@@ -103,6 +112,11 @@ def check_ensemble(
     _check_step_cycles(steps, producer_step, r)
     if repository is not None:
         _check_against_repository(config, steps, repository, r)
+        check_step_batching(config, repository, r)
+        check_step_shapes(config, repository, r)
+        check_decoupled_branches(config, repository, r)
+    if served is not None:
+        check_step_versions(config, served, r)
 
 
 def _check_step_cycles(
@@ -200,10 +214,10 @@ def _check_against_repository(
             )
         for name, spec in step_inputs.items():
             if name not in step.input_map and not spec.optional:
-                r.warning(f"ensemble_scheduling.step[{i}].input_map",
-                          "ensemble-step-input-unmapped",
-                          f"step {i} feeds nothing to required input {name!r} of model "
-                          f"{model_name!r}; requests through the ensemble will fail")
+                r.error(f"ensemble_scheduling.step[{i}].input_map",
+                        "ensemble-step-input-unmapped",
+                        f"step {i} feeds nothing to input {name!r} of model {model_name!r}; "
+                        "Triton refuses the ensemble unless the input is optional")
     for tensor, found in sorted(types.items()):
         distinct = {t for t, _ in found if t != mc.TYPE_INVALID}
         if len(distinct) > 1:

@@ -9,15 +9,9 @@ from tritonclient.grpc import model_config_pb2 as mc
 from generator.layout import is_ensemble, model_filenames
 from generator.validation.artifacts import ModelArtifacts
 from generator.validation.reporter import Reporter
+from generator.validation.versions import SPECIAL_FOLDERS, check_version_policy, served_versions
 
 __all__ = ["check_files", "count_label_lines", "model_file_in_version"]
-
-#: Top-level folders Triton uses for other purposes than versions.
-_NON_VERSION_FOLDERS = frozenset({"configs"})
-
-#: Files whose presence in a version folder lets Triton guess the backend.
-_AUTOFILL_FILES = ("model.py", "model.onnx", "model.plan", "model.pt", "model.savedmodel",
-                   "model.graphdef", "model.xml")
 
 
 def model_file_in_version(artifacts: ModelArtifacts, version: int, filename: str) -> bool:
@@ -35,36 +29,23 @@ def count_label_lines(path: Path) -> int:
 def check_files(artifacts: ModelArtifacts, r: Reporter) -> None:
     """Run every check that needs the model's files.
 
+    Model files are looked for in the versions Triton serves (see
+    :func:`~generator.validation.versions.served_versions`).
+
     Args:
-        artifacts: The model and its files.
+        artifacts: The model and its files, with the backend fields as Triton's
+            auto-complete fills them.
         r: Where issues go.
     """
-    _check_backend_known(artifacts, r)
     _check_folders(artifacts, r)
     _check_versions(artifacts, r)
-    _check_version_policy(artifacts, r)
+    check_version_policy(artifacts, r)
     _check_labels(artifacts, r)
-
-
-def _check_backend_known(artifacts: ModelArtifacts, r: Reporter) -> None:
-    config = artifacts.config
-    if config.platform or config.backend or is_ensemble(config):
-        return
-    for version in artifacts.version_numbers:
-        for filename in _AUTOFILL_FILES:
-            if model_file_in_version(artifacts, version, filename):
-                r.warning("backend", "backend-auto-detected",
-                          f"neither platform nor backend is set; Triton will guess the backend "
-                          f"from {version}/{filename} (auto-complete must be enabled)")
-                return
-    r.error("backend", "missing-backend",
-            "neither platform nor backend is set and no known model file is present; "
-            "Triton cannot tell which backend to use")
 
 
 def _check_folders(artifacts: ModelArtifacts, r: Reporter) -> None:
     for folder in artifacts.top_level_folders:
-        if folder.isdigit() or folder in _NON_VERSION_FOLDERS:
+        if folder.isdigit() or folder in SPECIAL_FOLDERS:
             continue
         r.warning(folder, "non-numeric-folder",
                   f"folder {folder!r} is not a version number; Triton ignores it")
@@ -83,7 +64,7 @@ def _check_versions(artifacts: ModelArtifacts, r: Reporter) -> None:
     filenames = model_filenames(artifacts.config)
     if not filenames:
         return
-    for version in versions:
+    for version in served_versions(artifacts.config, versions):
         if not any(model_file_in_version(artifacts, version, name) for name in filenames):
             present = sorted(
                 PurePosixPath(k).parts[1] for k in artifacts.files
@@ -93,24 +74,6 @@ def _check_versions(artifacts: ModelArtifacts, r: Reporter) -> None:
             wanted = " or ".join(repr(n) for n in filenames)
             r.error(f"version {version}", "missing-model-file",
                     f"version folder '{version}/' has no model file {wanted}; it holds {listing}")
-
-
-def _check_version_policy(artifacts: ModelArtifacts, r: Reporter) -> None:
-    config = artifacts.config
-    if not config.version_policy.HasField("specific"):
-        return
-    available = set(artifacts.version_numbers)
-    wanted = list(config.version_policy.specific.versions)
-    missing = [v for v in wanted if v not in available]
-    for v in missing:
-        index = wanted.index(v)
-        r.warning(f"version_policy.specific.versions[{index}]", "missing-policy-version",
-                  f"version_policy names version {v} but there is no folder '{v}/'; "
-                  f"versions present: {sorted(available)}")
-    if wanted and len(missing) == len(wanted) and available and not is_ensemble(config):
-        r.error("version_policy.specific.versions", "no-loadable-version",
-                f"none of the versions {wanted} named by version_policy exists, so no version "
-                "can load")
 
 
 def _check_labels(artifacts: ModelArtifacts, r: Reporter) -> None:

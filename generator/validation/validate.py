@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from tritonclient.grpc import model_config_pb2 as mc
@@ -11,25 +12,63 @@ from tritonclient.grpc import model_config_pb2 as mc
 from generator.errors import ConfigSyntaxError, OnnxModelError
 from generator.layout import is_ensemble, is_onnxruntime, model_filenames
 from generator.validation.artifacts import CONFIG_FILENAME, ModelArtifacts, load_model_dir
+from generator.validation.backend_resolution import check_backend, check_runtime
 from generator.validation.config_checks import check_config
 from generator.validation.ensemble import check_ensemble, ensemble_model_cycles
 from generator.validation.file_checks import check_files
 from generator.validation.issues import Issue, Severity
 from generator.validation.onnx_check import onnx_issues
+from generator.validation.parameters import check_parameters
 from generator.validation.reporter import Reporter
+from generator.validation.versions import served_versions
 
-__all__ = ["validate_model", "validate_models", "validate_repository"]
+__all__ = ["validate_config", "validate_model", "validate_models", "validate_repository"]
+
+
+def validate_config(config: mc.ModelConfig, *, directory_name: str = "") -> list[Issue]:
+    """Check a config on its own: schema-level semantics, no files, no other models.
+
+    What ``render`` runs. Rules that need the model folder (version folders, model and
+    label files, a backend guessed from files or from the folder name, ONNX
+    cross-checks) and rules across models (ensemble step models) are left out, so a
+    config with nothing on disk yet is judged only by what it says.
+
+    Args:
+        config: The config.
+        directory_name: The model folder's name when known (``""`` otherwise).
+
+    Returns:
+        Every issue found, in a stable order.
+    """
+    artifacts = ModelArtifacts(config=config, directory_name=directory_name)
+    r = Reporter(artifacts.name)
+    check_config(config, directory_name, r)
+    check_backend(artifacts, r, with_files=False)
+    check_runtime(artifacts, r, with_files=False)
+    check_parameters(artifacts, r, with_files=False)
+    if is_ensemble(config):
+        check_ensemble(config, r)
+    return r.issues
 
 
 def validate_model(
-    artifacts: ModelArtifacts, *, repository: Mapping[str, mc.ModelConfig] | None = None
+    artifacts: ModelArtifacts,
+    *,
+    repository: Mapping[str, mc.ModelConfig] | None = None,
+    served: Mapping[str, Sequence[int]] | None = None,
 ) -> list[Issue]:
     """Check one model: its config, its files and, for ONNX Runtime models, its ONNX file.
+
+    The backend is resolved as Triton's auto-complete does (from ``platform``,
+    ``backend``, the first sub-folder's files or the folder name), and the ONNX
+    cross-check runs whenever the result is ONNX Runtime, written or inferred.
 
     Args:
         artifacts: The model's config and files.
         repository: Model name -> config of every model in the repository; when given,
             ensemble steps are checked against the step models.
+        served: Model name -> versions each model serves; when given, steps that pin a
+            ``model_version`` are checked against it.
 
     Returns:
         Every issue found, in a stable order (empty when the model is fine).
@@ -37,11 +76,17 @@ def validate_model(
     r = Reporter(artifacts.name, artifacts.config_path)
     config = artifacts.config
     check_config(config, artifacts.directory_name, r)
-    check_files(artifacts, r)
+    resolution = check_backend(artifacts, r)
+    check_runtime(artifacts, r)
+    check_parameters(artifacts, r)
+    resolved = artifacts
+    if not resolution.source.startswith("the folder name"):
+        resolved = replace(artifacts, config=resolution.apply(config))
+    check_files(resolved, r)
     if is_ensemble(config):
-        check_ensemble(config, r, repository)
-    if is_onnxruntime(config):
-        _check_onnx_files(artifacts, r)
+        check_ensemble(config, r, repository, served)
+    if is_onnxruntime(resolved.config):
+        _check_onnx_files(resolved, r)
     return r.issues
 
 
@@ -85,8 +130,9 @@ def validate_models(models: Sequence[ModelArtifacts]) -> list[Issue]:
         if count > 1:
             issues.append(Issue(Severity.ERROR, name, "name", f"{count} models are named {name!r}",
                                 "duplicate-model-name"))
+    served = {m.name: served_versions(m.config, m.version_numbers) for m in models}
     for model in models:
-        issues.extend(validate_model(model, repository=repository))
+        issues.extend(validate_model(model, repository=repository, served=served))
     for cycle in ensemble_model_cycles(repository):
         issues.append(Issue(
             Severity.ERROR, cycle[0], "ensemble_scheduling",

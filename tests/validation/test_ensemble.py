@@ -132,7 +132,7 @@ def test_validate_models_errors_when_ensembles_contain_each_other() -> None:
         text = (f'name: "{name}" platform: "ensemble"\n'
                 'input [ { name: "a" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
                 'output [ { name: "b" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
-                f'ensemble_scheduling {{ step [ {{ model_name: "{step_model}" '
+                f'ensemble_scheduling {{ step [ {{ model_name: "{step_model}" model_version: -1 '
                 'input_map { key: "a" value: "a" } output_map { key: "b" value: "b" } } ] }\n')
         return ModelArtifacts(parse_config(text), name, {}, versions=(1,))
 
