@@ -15,6 +15,7 @@ from loadtests.errors import LoadTestError
 from loadtests.options import add_options, parse_duration_s
 from loadtests.runner import RunOptions, run_load_test
 from loadtests.targets import TARGET_NAMES
+from loadtests.tune.cli import add_tune_parser, run_tune_command
 
 __all__ = ["build_parser", "main"]
 
@@ -82,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_options(run, "run")
     _add_drill_parsers(commands)
+    add_tune_parser(commands)
 
     bench = commands.add_parser(
         "bench", help="serving-efficiency benchmark (prints a table of ratios)",
@@ -138,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         if args.command == "drill":
             return _drill(args)
+        if args.command == "tune":
+            return run_tune_command(args)
         return _bench(args)
     except LoadTestError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -21,7 +21,6 @@ import time
 from collections.abc import Iterator, Mapping
 from types import FrameType, TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
 from google.protobuf import json_format
 from tritonclient.grpc import model_config_pb2 as mc
@@ -29,6 +28,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from generator.spec import InstanceKind
 from loadtests.tune.errors import ModelControlError, TuneError
 from loadtests.tune.space import Candidate
+from serving.release import ReleaseInputError, RepositoryApi, RepositoryApiError
 
 __all__ = [
     "ConfigGuard",
@@ -89,34 +89,28 @@ def apply_candidate(config: mc.ModelConfig, candidate: Candidate) -> mc.ModelCon
     return result
 
 
-def _address(http_url: str) -> tuple[str, bool]:
-    parts = urlsplit(http_url if "://" in http_url else f"http://{http_url}")
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise TuneError(f"stats_url: {http_url!r} must be http://host:port or https://host:port")
-    return parts.netloc, parts.scheme == "https"
-
-
 class ModelController:
-    """Load and describe models through Triton's HTTP model-repository API.
+    """Read and load model configs through :class:`serving.release.RepositoryApi`.
 
     Args:
         http_url: Triton's HTTP endpoint, ``http://host:port``.
         headers: Headers for the restricted repository API (the admin key).
         timeout_s: Timeout of each call; loading may take this long.
+
+    Raises:
+        TuneError: ``http_url`` is not an HTTP endpoint.
     """
 
     def __init__(self, http_url: str, headers: Mapping[str, str] | None = None,
                  timeout_s: float = 120.0) -> None:
-        import tritonclient.http as httpclient  # deferred: heavy import
-
-        address, ssl = _address(http_url)
-        self._headers = dict(headers or {})
-        self._client = httpclient.InferenceServerClient(
-            address, ssl=ssl, connection_timeout=timeout_s, network_timeout=timeout_s)
+        try:
+            self._api = RepositoryApi(http_url, dict(headers or {}), timeout_s)
+        except ReleaseInputError as exc:
+            raise TuneError(f"stats_url: {exc}") from exc
 
     def close(self) -> None:
         """Close the HTTP connection."""
-        self._client.close()
+        self._api.close()
 
     def __enter__(self) -> ModelController:
         return self
@@ -131,8 +125,8 @@ class ModelController:
             ModelControlError: The server does not know the model or answers nonsense.
         """
         try:
-            raw: dict[str, Any] = self._client.get_model_config(model)
-        except Exception as exc:
+            raw = self._api.config(model)
+        except RepositoryApiError as exc:
             raise ModelControlError(model, f"cannot read the model config: {exc}") from exc
         config = mc.ModelConfig()
         try:
@@ -148,17 +142,17 @@ class ModelController:
             ModelControlError: Triton refused the config (its message is included), the
                 server is not in explicit model-control mode, or the model never got ready.
         """
-        body = json_format.MessageToJson(config, preserving_proto_field_name=True)
+        body = json_format.MessageToDict(config, preserving_proto_field_name=True)
         try:
-            self._client.load_model(model, headers=self._headers, config=body)
-        except Exception as exc:
-            text = str(exc)
+            self._api.load(model, body)
+        except RepositoryApiError as exc:
+            text = exc.reason.lower()
             hint = ""
-            if "explicit" in text.lower() or "not allowed" in text.lower():
+            if "explicit" in text or "not allowed" in text or "polling" in text:
                 hint = " (start tritonserver with --model-control-mode=explicit)"
-            elif "restricted" in text.lower() or "403" in text:
-                hint = " (set TRITON_ADMIN_KEY to the server's admin key)"
-            raise ModelControlError(model, f"load refused: {text}{hint}") from exc
+            elif exc.status == 403 or "restricted" in text:
+                hint = " (set TRITON_ADMIN_KEY or TRITON_ADMIN_KEY_FILE to the server's key)"
+            raise ModelControlError(model, f"load refused: {exc}{hint}") from exc
         deadline = time.monotonic() + ready_timeout_s
         while not self._ready(model):
             if time.monotonic() > deadline:
@@ -167,9 +161,11 @@ class ModelController:
 
     def _ready(self, model: str) -> bool:
         try:
-            return bool(self._client.is_model_ready(model))
-        except Exception:
+            states = self._api.versions(model)
+        except RepositoryApiError:
             return False
+        return bool(states) and any(v.state == "READY" for v in states) and not any(
+            v.state == "LOADING" for v in states)
 
 
 @contextlib.contextmanager

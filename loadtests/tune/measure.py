@@ -71,8 +71,9 @@ class StepLoad:
     def measured(self) -> Measured:
         """The step as the targets module's :class:`~loadtests.targets.Measured`."""
         rps = len(self.latencies_ms) / self.elapsed_s if self.elapsed_s > 0 else 0.0
-        return Measured(self.requests, self.failures, self.percentile_ms(50),
-                        self.percentile_ms(95), self.percentile_ms(99), rps)
+        return Measured(requests=self.requests, failures=self.failures,
+                        p50_ms=self.percentile_ms(50), p95_ms=self.percentile_ms(95),
+                        p99_ms=self.percentile_ms(99), rps=rps)
 
 
 Caller = Callable[[random.Random], Awaitable[object]]

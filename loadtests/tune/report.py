@@ -1,0 +1,319 @@
+"""The tuning report: ``report.json``, ``report.md`` and ``trials.png`` in one folder.
+
+``report.json`` holds at least ``baseline``, ``winner`` (each with ``config``,
+``throughput_rps`` and ``p99_ms``), ``trials`` (a list of the same), ``search`` and
+``verified`` (the final run's verdict). Files are written atomically and
+deterministically (sorted keys, fixed float formatting in Markdown).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.layout import write_bytes_atomic, write_text_atomic
+from loadtests.targets import Measured, TargetVerdict
+from loadtests.tune.search import SearchOutcome, pareto_front
+from loadtests.tune.space import HostInfo, SearchSpace
+from loadtests.tune.sweep import TrialResult
+
+__all__ = ["PLOT_NAME", "TuneReport", "Verification", "render_markdown", "write_tune_report"]
+
+PLOT_NAME = "trials.png"
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The final run of the winner, checked against the model's latency targets.
+
+    Attributes:
+        concurrency: Concurrency of the run (the winner's best step).
+        duration_s: Length of the run, seconds.
+        measured: What the client saw.
+        verdicts: One verdict per target (p99 is the tuning target).
+        baseline: The hand-written config re-measured the same way (None when the
+            winner is the baseline).
+    """
+
+    concurrency: int
+    duration_s: float
+    measured: Measured
+    verdicts: tuple[TargetVerdict, ...]
+    baseline: Measured | None = None
+
+    @property
+    def passed(self) -> bool:
+        """True when every target held."""
+        return bool(self.verdicts) and all(v.passed for v in self.verdicts)
+
+    @property
+    def ratio_to_baseline(self) -> float | None:
+        """Winner / baseline throughput in the re-measurement (None without a baseline)."""
+        if self.baseline is None or self.baseline.rps <= 0:
+            return None
+        return self.measured.rps / self.baseline.rps
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        def figures(m: Measured) -> dict[str, Any]:
+            return {"requests": m.requests, "failures": m.failures, "throughput_rps": m.rps,
+                    "p50_ms": m.p50_ms, "p95_ms": m.p95_ms, "p99_ms": m.p99_ms}
+
+        return {
+            "concurrency": self.concurrency,
+            "duration_s": self.duration_s,
+            **figures(self.measured),
+            "targets": [v.as_dict() for v in self.verdicts],
+            "passed": self.passed,
+            "baseline": None if self.baseline is None else figures(self.baseline),
+            "ratio_to_baseline": self.ratio_to_baseline,
+        }
+
+
+@dataclass
+class TuneReport:
+    """Everything one tuning run found.
+
+    Attributes:
+        model: The model tuned.
+        protocol: ``http`` or ``grpc``.
+        p99_target_ms: The latency target.
+        server: Where the model was served.
+        host: The serving host.
+        space: The search space.
+        baseline: The hand-written config, measured like every trial.
+        search: The primary search.
+        comparison: The other strategy's search, with ``--compare-brute-force``.
+        winner: The best config meeting the target (possibly the baseline), or None.
+        winner_source: ``baseline`` or the strategy whose trial won.
+        verification: The final run of the winner.
+        restored: Whether the pre-tuning config was reloaded and read back unchanged.
+        spec_patch: The lines to paste into the spec (None without a winner).
+        spec_patch_file: The spec file the patch was applied to, if any.
+        notes: Remarks for the reader.
+        elapsed_s: Wall time of the whole run, seconds.
+    """
+
+    model: str
+    protocol: str
+    p99_target_ms: float
+    server: str
+    host: HostInfo
+    space: SearchSpace
+    baseline: TrialResult
+    search: SearchOutcome
+    comparison: SearchOutcome | None = None
+    winner: TrialResult | None = None
+    winner_source: str = ""
+    verification: Verification | None = None
+    restored: bool = False
+    spec_patch: str | None = None
+    spec_patch_file: str | None = None
+    notes: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    @property
+    def verified(self) -> bool:
+        """True when a winner exists and its final run met every target."""
+        return self.winner is not None and self.verification is not None \
+            and self.verification.passed
+
+    def quick_vs_brute(self) -> dict[str, Any] | None:
+        """Quick search's best throughput and trial count relative to brute search."""
+        outcomes = {o.strategy: o for o in (self.search, self.comparison) if o is not None}
+        quick, brute = outcomes.get("quick"), outcomes.get("brute")
+        if quick is None or brute is None:
+            return None
+        quick_rps = quick.best.throughput_rps if quick.best else 0.0
+        brute_rps = brute.best.throughput_rps if brute.best else 0.0
+        return {
+            "quick_best_rps": quick_rps,
+            "brute_best_rps": brute_rps,
+            "throughput_ratio": quick_rps / brute_rps if brute_rps > 0 else None,
+            "quick_trials": len(quick.trials),
+            "brute_trials": len(brute.trials),
+            "trial_ratio": len(quick.trials) / len(brute.trials) if brute.trials else None,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON document written as ``report.json``."""
+        winner = None
+        if self.winner is not None:
+            winner = {**self.winner.as_dict(), "source": self.winner_source}
+        comparison = None
+        if self.comparison is not None:
+            comparison = {**self.comparison.as_dict(),
+                          "trials": [t.as_dict() for t in self.comparison.trials]}
+        return {
+            "model": self.model,
+            "protocol": self.protocol,
+            "p99_target_ms": self.p99_target_ms,
+            "server": self.server,
+            "host": {"cpu_cores": self.host.cpu_cores, "gpus": self.host.gpus},
+            "space": self.space.as_dict(),
+            "baseline": self.baseline.as_dict(),
+            "winner": winner,
+            "trials": [t.as_dict() for t in self.search.trials],
+            "search": self.search.as_dict(),
+            "comparison": comparison,
+            "quick_vs_brute": self.quick_vs_brute(),
+            "verification": None if self.verification is None else self.verification.as_dict(),
+            "verified": self.verified,
+            "restored": self.restored,
+            "spec_patch": self.spec_patch,
+            "spec_patch_file": self.spec_patch_file,
+            "notes": list(self.notes),
+            "elapsed_s": self.elapsed_s,
+        }
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _trial_rows(trials: Sequence[TrialResult], winner: TrialResult | None) -> list[str]:
+    rows = ["| # | config | meets target | throughput rps | p99 ms | at concurrency | "
+            "queue ms | compute ms | batch |", "|---|---|---|---|---|---|---|---|---|"]
+    for index, t in enumerate(trials, 1):
+        mark = " **(winner)**" if winner is not None and t is winner else ""
+        status = "yes" if t.feasible else ("error" if t.error else "no")
+        rows.append(f"| {index} | {t.candidate.label}{mark} | {status} | "
+                    f"{_num(t.throughput_rps)} | {_num(t.p99_ms, 2)} | {t.concurrency or 'n/a'} | "
+                    f"{_num(t.queue_ms, 2)} | {_num(t.compute_ms, 2)} | "
+                    f"{_num(t.mean_batch_size, 2)} |")
+    return rows
+
+
+def render_markdown(report: TuneReport) -> str:
+    """Render the report for a person: verdict, winner vs baseline, trials, patch."""
+    r = report
+    lines = [f"# Tuning {r.model} to p99 <= {r.p99_target_ms:g} ms ({r.protocol})", ""]
+    if r.winner is None:
+        lines += ["**No configuration met the target.** Loosen `--p99-ms` or widen the "
+                  "search space.", ""]
+    else:
+        verdict = "PASS" if r.verified else "FAIL"
+        lines += [f"**Winner: {r.winner.candidate.label}** (from {r.winner_source}) - "
+                  f"{_num(r.winner.throughput_rps)} rps at p99 {_num(r.winner.p99_ms, 2)} ms, "
+                  f"concurrency {r.winner.concurrency}; baseline (the spec) "
+                  f"{_num(r.baseline.throughput_rps)} rps. Verification: **{verdict}**.", ""]
+    lines += ["## Settings", "",
+              f"- server: `{r.server}`",
+              f"- host: {r.host.cpu_cores} CPU cores, {r.host.gpus} GPUs",
+              f"- search: {r.search.strategy}, {len(r.search.trials)} trials of a "
+              f"{r.search.grid_size}-point grid (budget {r.search.budget}"
+              f"{', exhausted' if r.search.budget_exhausted else ''})",
+              f"- space: `{json.dumps(r.space.as_dict(), sort_keys=True)}`",
+              f"- elapsed: {r.elapsed_s:.0f} s",
+              f"- original config restored: {'yes' if r.restored else 'NO'}", ""]
+    lines += ["## Baseline (the hand-written spec, as served)", ""]
+    lines += _trial_rows([r.baseline], None)
+    lines += ["", f"## Trials ({r.search.strategy} search)", ""]
+    lines += _trial_rows(r.search.trials, r.winner)
+    if r.search.moves:
+        lines += ["", "Moves: " + "; ".join(r.search.moves)]
+    if r.comparison is not None:
+        lines += ["", f"## Comparison: {r.comparison.strategy} search", ""]
+        lines += _trial_rows(r.comparison.trials, None)
+        versus = r.quick_vs_brute()
+        if versus is not None:
+            lines += ["", f"Quick search: {_num(versus['quick_best_rps'])} rps in "
+                      f"{versus['quick_trials']} trials; brute force: "
+                      f"{_num(versus['brute_best_rps'])} rps in {versus['brute_trials']} "
+                      f"trials; ratio {_num(versus['throughput_ratio'], 3)} of the best "
+                      f"throughput with {_num(versus['trial_ratio'], 2)} of the trials."]
+    if r.verification is not None:
+        v = r.verification
+        m = v.measured
+        lines += ["", "## Verification (final run of the winner)", "",
+                  f"{v.duration_s:g} s at concurrency {v.concurrency}: {m.requests} requests, "
+                  f"{m.failures} failed, {m.rps:.1f} rps, p50 {_num(m.p50_ms, 2)} ms, "
+                  f"p99 {_num(m.p99_ms, 2)} ms.", "",
+                  "| target | goal | measured | verdict |", "|---|---|---|---|"]
+        for verdict_row in v.verdicts:
+            measured = "n/a" if verdict_row.measured is None else f"{verdict_row.measured:.4g}"
+            lines.append(f"| {verdict_row.target} | {verdict_row.comparison} "
+                         f"{verdict_row.goal:g} | {measured} | "
+                         f"{'PASS' if verdict_row.passed else 'FAIL'} |")
+        if v.baseline is not None:
+            lines += ["", f"Baseline re-measured the same way: {v.baseline.rps:.1f} rps, "
+                      f"p99 {_num(v.baseline.p99_ms, 2)} ms; winner / baseline throughput "
+                      f"{_num(v.ratio_to_baseline, 3)}."]
+    if r.spec_patch:
+        lines += ["", "## Spec patch", "", "```python", r.spec_patch.rstrip(), "```"]
+        if r.spec_patch_file:
+            lines += ["", f"Applied to `{r.spec_patch_file}`."]
+    if r.notes:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in r.notes]
+    lines += ["", f"![throughput vs p99]({PLOT_NAME})", ""]
+    return "\n".join(lines)
+
+
+def _plot(report: TuneReport, path: Path) -> str | None:
+    """Draw throughput against p99 per trial; returns a note when matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return "trials plot skipped: matplotlib is not installed (pip install matplotlib)"
+    import io
+
+    trials = [t for t in report.search.trials if t.p99_ms is not None]
+    others = [t for t in (report.comparison.trials if report.comparison else ())
+              if t.p99_ms is not None]
+
+    def p99s(items: Sequence[TrialResult]) -> list[float]:
+        return [t.p99_ms or 0.0 for t in items]
+
+    figure, axes = plt.subplots(figsize=(8, 5), dpi=100)
+    if others:
+        axes.scatter(p99s(others), [t.throughput_rps for t in others],
+                     marker="x", color="0.6", label=f"{report.comparison.strategy} trials"
+                     if report.comparison else "other trials")
+    axes.scatter(p99s(trials), [t.throughput_rps for t in trials],
+                 color="tab:blue", label=f"{report.search.strategy} trials")
+    front = pareto_front([*trials, *others, report.baseline])
+    if front:
+        axes.plot(p99s(front), [t.throughput_rps for t in front],
+                  color="tab:green", drawstyle="steps-post", label="Pareto front")
+    if report.baseline.p99_ms is not None:
+        axes.scatter([report.baseline.p99_ms], [report.baseline.throughput_rps], marker="s",
+                     color="tab:orange", s=60, label="baseline (spec)")
+    if report.winner is not None and report.winner.p99_ms is not None:
+        axes.scatter([report.winner.p99_ms], [report.winner.throughput_rps], marker="*",
+                     color="tab:red", s=220, label="winner", zorder=5)
+    axes.axvline(report.p99_target_ms, color="tab:red", linestyle="--",
+                 label=f"target p99 {report.p99_target_ms:g} ms")
+    axes.set_xlabel("p99 latency, ms (at the trial's best step)")
+    axes.set_ylabel("throughput at target, requests/s")
+    axes.set_title(f"{report.model}: throughput vs p99 per trial")
+    axes.grid(True, alpha=0.3)
+    axes.legend(loc="best", fontsize="small")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    plt.close(figure)
+    write_bytes_atomic(path, buffer.getvalue())
+    return None
+
+
+def write_tune_report(report: TuneReport, report_dir: Path) -> list[Path]:
+    """Write ``report.json``, ``report.md`` and the plot into ``report_dir``.
+
+    Returns:
+        The files written.
+    """
+    report_dir.mkdir(parents=True, exist_ok=True)
+    plot_path = report_dir / PLOT_NAME
+    note = _plot(report, plot_path)
+    if note is not None:
+        report.notes.append(note)
+    json_path = report_dir / "report.json"
+    md_path = report_dir / "report.md"
+    write_text_atomic(json_path, json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n")
+    write_text_atomic(md_path, render_markdown(report))
+    return [p for p in (json_path, md_path, plot_path) if p.exists()]
