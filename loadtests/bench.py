@@ -34,6 +34,7 @@ import numpy.typing as npt
 from generator.errors import ConfigSyntaxError
 from generator.layout import CONFIG_FILENAME, load_config, write_text_atomic
 from loadtests.errors import BenchmarkError
+from loadtests.models import CLASSIFIER, RECOMMENDATION
 
 __all__ = [
     "CLASSIFIER",
@@ -47,8 +48,6 @@ __all__ = [
     "run_benchmark",
 ]
 
-CLASSIFIER = "image_diagnosis_classifier"
-"""The model whose serving efficiency is measured."""
 
 TYPED_CLIENT_MAX_OVERHEAD = 1.05
 """Highest acceptable typed/raw median latency ratio."""
@@ -94,7 +93,10 @@ class BenchFigure:
         value: Median over the runs.
         unit: Unit of ``value``.
         runs: Every run's value.
-        setting: The condition (batch size, concurrency, protocol).
+        setting: The condition for display, e.g. ``grpc, concurrency 1``.
+        batch_size: Batch size of an in-process figure.
+        concurrency: Calls in flight of a served figure.
+        protocol: Protocol of a served figure.
     """
 
     name: str
@@ -102,6 +104,9 @@ class BenchFigure:
     unit: str
     runs: Sequence[float]
     setting: str = ""
+    batch_size: int | None = None
+    concurrency: int | None = None
+    protocol: str | None = None
 
 
 @dataclass
@@ -148,9 +153,16 @@ def machine_info(triton_version: str = "unknown") -> dict[str, str]:
     }
 
 
-def _median_figure(name: str, unit: str, setting: str, runs: Sequence[float]) -> BenchFigure:
+def _median_figure(name: str, unit: str, runs: Sequence[float], *,
+                   batch_size: int | None = None, concurrency: int | None = None,
+                   protocol: str | None = None) -> BenchFigure:
+    parts = [protocol] if protocol else []
+    if batch_size is not None:
+        parts.append(f"batch {batch_size}")
+    if concurrency is not None:
+        parts.append(f"concurrency {concurrency}")
     return BenchFigure(name, float(statistics.median(runs)), unit, [float(r) for r in runs],
-                       setting)
+                       ", ".join(parts), batch_size, concurrency, protocol)
 
 
 def _pixels(batch: int) -> npt.NDArray[np.float32]:
@@ -181,9 +193,9 @@ def _measure_in_process(options: BenchOptions) -> list[BenchFigure]:
     session = ort.InferenceSession(str(options.onnx_path), providers=["CPUExecutionProvider"])
     window = min(options.window_s, 2.0)
     return [
-        _median_figure("in-process onnxruntime", "images/s", f"batch {batch}",
+        _median_figure("in-process onnxruntime", "images/s",
                        [_in_process_images_per_s(session, batch, window)
-                        for _ in range(options.repeats)])
+                        for _ in range(options.repeats)], batch_size=batch)
         for batch in options.batch_sizes
     ]
 
@@ -228,8 +240,8 @@ def _measure_served(address: str, options: BenchOptions, concurrencies: Sequence
         except Exception as exc:
             raise BenchmarkError(f"{CLASSIFIER}: served throughput ({label}, concurrency "
                                  f"{concurrency}) failed: {exc}") from exc
-        figures.append(_median_figure(f"served via Triton gRPC ({label})", "images/s",
-                                      f"concurrency {concurrency}", runs))
+        figures.append(_median_figure(f"served via Triton gRPC ({label})", "images/s", runs,
+                                      concurrency=concurrency))
     return figures
 
 
@@ -262,7 +274,7 @@ def _raw_recommend(url: str) -> tuple[Callable[[int], object], Callable[[], None
     def call(user_id: int) -> object:
         request = client_module.InferInput("user_id", [1, 1], "INT64")
         request.set_data_from_numpy(np.array([[user_id]], dtype=np.int64))
-        result = client.infer("recommendation", [request], outputs=outputs)
+        result = client.infer(RECOMMENDATION, [request], outputs=outputs)
         ids, scores = result.as_numpy("item_ids")[0], result.as_numpy("scores")[0]
         return [(int(i), float(s)) for i, s in zip(ids[:10], scores[:10], strict=True)]
 
@@ -306,10 +318,10 @@ def _measure_client_overhead(urls: dict[str, str], options: BenchOptions,
         finally:
             typed.close()
             raw_close()
-        raw = _median_figure("raw tritonclient recommend", "ms (median)",
-                             f"{protocol}, concurrency 1", raw_runs)
-        typed_fig = _median_figure("typed client recommend", "ms (median)",
-                                   f"{protocol}, concurrency 1", typed_runs)
+        raw = _median_figure("raw tritonclient recommend", "ms (median)", raw_runs,
+                             protocol=protocol, concurrency=1)
+        typed_fig = _median_figure("typed client recommend", "ms (median)", typed_runs,
+                                   protocol=protocol, concurrency=1)
         result.figures += [raw, typed_fig]
         ratio = typed_fig.value / raw.value
         result.ratios[f"typed_vs_raw_latency_{protocol}"] = ratio
@@ -351,7 +363,7 @@ def run_benchmark(options: BenchOptions) -> BenchResult:
                                  options, result)
     best_local = max(in_process, key=lambda f: f.value)
     best_served = max(served, key=lambda f: f.value)
-    concurrency = int(best_served.setting.split()[-1])
+    concurrency = best_served.concurrency or options.concurrencies[-1]
     with tempfile.TemporaryDirectory(prefix="bench-repo-") as tmp:
         variant = Path(tmp) / "model_repository"
         shutil.copytree(options.repository, variant)

@@ -1,29 +1,38 @@
-"""A small parser for the Prometheus text exposition format (version 0.0.4).
+"""Prometheus text pages read with ``prometheus_client``'s own parser.
 
-Enough for Triton's ``/metrics`` page: ``# HELP``/``# TYPE`` comments are skipped,
-label values may contain escaped quotes, backslashes and newlines, and an optional
-timestamp after the value is ignored. ``prometheus_client`` is not a dependency.
+:func:`parse_prometheus_text` flattens the metric families into samples and names the
+line at fault when the page is malformed; :func:`sum_samples` adds up a metric over
+the label values a caller selects (e.g. every ``reason`` of a failure counter).
+
+Counter samples keep the name written on the page: ``prometheus_client`` appends the
+OpenMetrics ``_total`` suffix to counters, and it is taken off again here.
 """
 
 from __future__ import annotations
 
-import math
+import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from prometheus_client.parser import text_fd_to_metric_families
+
+from loadtests.errors import LoadTestError
+
 __all__ = ["MetricSample", "PrometheusParseError", "parse_prometheus_text", "sum_samples"]
 
+_TOTAL = "_total"
 
-class PrometheusParseError(ValueError):
-    """A line of the exposition text is malformed (the message names the line)."""
+
+class PrometheusParseError(LoadTestError, ValueError):
+    """The exposition text is malformed (the message names the line)."""
 
 
 @dataclass(frozen=True)
 class MetricSample:
-    """One sample line.
+    """One sample of a page.
 
     Attributes:
-        name: Metric name, e.g. ``nv_inference_count``.
+        name: Metric name as written on the page, e.g. ``nv_inference_count``.
         labels: Label names to values.
         value: The sample value (may be NaN or infinite).
     """
@@ -33,104 +42,55 @@ class MetricSample:
     value: float = 0.0
 
 
-_ESCAPES = {"\\": "\\", '"': '"', "n": "\n"}
+class _CountingLines(io.StringIO):
+    """A text stream that remembers the number of the last line read."""
 
+    line_number = 0
 
-def _parse_labels(text: str, start: int, lineno: int) -> tuple[dict[str, str], int]:
-    """Parse ``{a="x",b="y"}`` starting at the ``{``; return labels and index after ``}``."""
-    labels: dict[str, str] = {}
-    i = start + 1
-    while True:
-        while i < len(text) and text[i] in " ,":
-            i += 1
-        if i >= len(text):
-            raise PrometheusParseError(f"line {lineno}: unterminated label set")
-        if text[i] == "}":
-            return labels, i + 1
-        eq = text.find("=", i)
-        if eq < 0:
-            raise PrometheusParseError(f"line {lineno}: label without '='")
-        key = text[i:eq].strip()
-        i = eq + 1
-        if i >= len(text) or text[i] != '"':
-            raise PrometheusParseError(f"line {lineno}: label {key!r} value is not quoted")
-        i += 1
-        chars: list[str] = []
-        while True:
-            if i >= len(text):
-                raise PrometheusParseError(f"line {lineno}: unterminated value of label {key!r}")
-            ch = text[i]
-            if ch == "\\" and i + 1 < len(text):
-                chars.append(_ESCAPES.get(text[i + 1], "\\" + text[i + 1]))
-                i += 2
-                continue
-            if ch == '"':
-                i += 1
-                break
-            chars.append(ch)
-            i += 1
-        labels[key] = "".join(chars)
-
-
-def _parse_value(token: str, lineno: int) -> float:
-    lowered = token.lower()
-    if lowered in ("+inf", "inf"):
-        return math.inf
-    if lowered == "-inf":
-        return -math.inf
-    try:
-        return float(token)
-    except ValueError as exc:
-        raise PrometheusParseError(f"line {lineno}: value {token!r} is not a number") from exc
+    def __next__(self) -> str:  # type: ignore[override]
+        line = super().__next__()
+        self.line_number += 1
+        return line
 
 
 def parse_prometheus_text(text: str) -> list[MetricSample]:
-    """Parse a Prometheus text page into samples.
+    """Parse a Prometheus text page (format 0.0.4) into samples, in page order.
 
     Args:
         text: The page, e.g. the body of Triton's ``/metrics``.
 
-    Returns:
-        Samples in page order.
-
     Raises:
-        PrometheusParseError: A sample line is malformed.
+        PrometheusParseError: A line is malformed.
     """
+    stream = _CountingLines(text)
     samples: list[MetricSample] = []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        brace = line.find("{")
-        space = line.find(" ")
-        if brace >= 0 and (space < 0 or brace < space):
-            name = line[:brace]
-            labels, end = _parse_labels(line, brace, lineno)
-            rest = line[end:].split()
-        else:
-            parts = line.split()
-            name, labels, rest = parts[0], {}, parts[1:]
-        if not name or not rest:
-            raise PrometheusParseError(f"line {lineno}: expected 'name[{{labels}}] value'")
-        samples.append(MetricSample(name, labels, _parse_value(rest[0], lineno)))
+    try:
+        for family in text_fd_to_metric_families(stream):
+            for sample in family.samples:
+                name = sample.name
+                if family.type == "counter" and name == family.name + _TOTAL:
+                    name = family.name
+                samples.append(MetricSample(name, dict(sample.labels), float(sample.value)))
+    except ValueError as exc:
+        raise PrometheusParseError(
+            f"line {stream.line_number}: not a valid Prometheus text line ({exc})") from exc
     return samples
 
 
-def sum_samples(
-    samples: Iterable[MetricSample], name: str, **labels: str
-) -> float:
+def sum_samples(samples: Iterable[MetricSample], name: str, **labels: str) -> float:
     """Sum the values of every sample named ``name`` whose labels include ``labels``.
 
     Args:
         samples: Parsed samples.
-        name: Metric name.
+        name: Metric name; ``x`` and ``x_total`` name the same counter.
         **labels: Label values a sample must have, e.g. ``model="recommendation"``.
 
     Returns:
         The sum (0.0 when nothing matched).
     """
-    total = 0.0
-    for sample in samples:
-        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-            total += sample.value
-    return total
+    names = {name, name.removesuffix(_TOTAL)}
+    return sum(
+        (s.value for s in samples
+         if s.name in names and all(s.labels.get(k) == v for k, v in labels.items())),
+        0.0,
+    )

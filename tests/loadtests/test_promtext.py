@@ -1,4 +1,4 @@
-"""Unit tests of the Prometheus text parser (pure functions)."""
+"""Unit tests of reading Prometheus pages through prometheus_client's parser."""
 
 from __future__ import annotations
 
@@ -52,6 +52,14 @@ def test_parse_prometheus_text_raises_naming_the_line_when_value_is_not_a_number
         parse_prometheus_text('ok 1\nbad{model="m"} twelve\n')
 
 
-def test_parse_prometheus_text_raises_when_a_label_value_is_unterminated() -> None:
-    with pytest.raises(PrometheusParseError, match="unterminated"):
-        parse_prometheus_text('m{model="x} 1\n')
+def test_parse_prometheus_text_raises_naming_the_line_when_a_label_value_is_unterminated(
+) -> None:
+    with pytest.raises(PrometheusParseError, match="line 3"):
+        parse_prometheus_text('# TYPE m counter\nm{model="y"} 1\nm{model="x} 1\n')
+
+
+def test_parse_prometheus_text_keeps_page_names_when_counters_are_typed() -> None:
+    samples = parse_prometheus_text(PAGE)
+    assert {s.name for s in samples if s.labels.get("version") == "1"} == {
+        "nv_inference_count", "nv_inference_request_failure"}
+    assert sum_samples(samples, "nv_inference_count_total", model="recommendation") == 2938.0
