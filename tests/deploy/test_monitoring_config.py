@@ -110,3 +110,20 @@ def test_grafana_dashboard_panels_do_not_overlap_on_the_grid(deploy_root: Path) 
         }
         assert not cells & area, panel["title"]
         cells |= area
+
+
+def test_compose_prometheus_loads_the_shared_rule_folder_read_only(
+    deploy_root: Path, compose: dict[str, Any],
+) -> None:
+    config = _yaml(deploy_root / "deploy" / "prometheus" / "prometheus.yml")
+    (pattern,) = config["rule_files"]
+    mounts = {
+        Path(v["source"]).as_posix().removeprefix("./"): v
+        for v in compose["services"]["prometheus"]["volumes"] if isinstance(v, dict)
+    }
+    rules = mounts["deploy/prometheus/rules"]
+    assert rules["read_only"] is True
+    assert Path(pattern).parent.as_posix() == rules["target"]
+    matched = sorted((deploy_root / "deploy" / "prometheus" / "rules").glob(Path(pattern).name))
+    assert [p.name for p in matched] == [
+        "triton-alerts.rules.yml", "triton-models.rules.yml", "triton-recording.rules.yml"]
