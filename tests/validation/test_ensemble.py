@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from tritonclient.grpc import model_config_pb2 as mc
@@ -140,3 +141,111 @@ def test_validate_models_errors_when_ensembles_contain_each_other() -> None:
     assert [(i.code, i.message) for i in issues] == [
         ("ensemble-model-cycle", "ensembles contain each other in a cycle: 'e1' -> 'e2' -> 'e1'")
     ]
+
+
+def _models(ensemble: str, *steps: tuple[str, tuple[int, ...]]) -> list[Issue]:
+    models = [ModelArtifacts(parse_config(text), str(parse_config(text).name),
+                             {f"{v}/model.py": Path(__file__) for v in versions},
+                             versions=versions)
+              for text, versions in steps]
+    models.append(ModelArtifacts(parse_config(ensemble), "ens", {}, versions=(1,)))
+    return validate_models(models)
+
+
+def _step_model(name: str, *, mbs: int = 0, dims: str = "3", extra: str = "") -> str:
+    return (f'name: "{name}" backend: "python" max_batch_size: {mbs} {extra}\n'
+            f'input [ {{ name: "X" data_type: TYPE_FP32 dims: [ {dims} ] }} ]\n'
+            f'output [ {{ name: "Y" data_type: TYPE_FP32 dims: [ {dims} ] }} ]\n')
+
+
+def _one_step_ensemble(*, mbs: int = 0, dims: str = "3", version: int = -1) -> str:
+    return (f'name: "ens" platform: "ensemble" max_batch_size: {mbs}\n'
+            f'input [ {{ name: "in" data_type: TYPE_FP32 dims: [ {dims} ] }} ]\n'
+            f'output [ {{ name: "out" data_type: TYPE_FP32 dims: [ {dims} ] }} ]\n'
+            f'ensemble_scheduling {{ step [ {{ model_name: "s" model_version: {version} '
+            'input_map { key: "X" value: "in" } output_map { key: "Y" value: "out" } } ] }\n')
+
+
+def _codes(issues: list[Issue], code: str) -> list[Issue]:
+    return [i for i in issues if i.code == code]
+
+
+def test_validate_models_errors_when_ensemble_batches_more_than_a_step_and_not_when_equal() -> None:
+    bad = _codes(_models(_one_step_ensemble(mbs=8), (_step_model("s", mbs=4), (1,))),
+                 "ensemble-batch-larger-than-step")
+    assert [(i.severity, i.model, i.field) for i in bad] == [
+        (Severity.ERROR, "ens", "max_batch_size")]
+    assert "allows max_batch_size 8 but step 0 model 's' allows only 4" in bad[0].message
+    assert not _codes(_models(_one_step_ensemble(mbs=4), (_step_model("s", mbs=4), (1,))),
+                      "ensemble-batch-larger-than-step")
+    assert not _codes(_models(_one_step_ensemble(mbs=8), (_step_model("s", dims="-1, 3"), (1,))),
+                      "ensemble-batch-larger-than-step")
+
+
+def test_validate_models_errors_when_tensor_shapes_disagree_with_the_batch_dimension() -> None:
+    bad = _codes(_models(_one_step_ensemble(mbs=4), (_step_model("s", mbs=4, dims="4"), (1,))),
+                 "ensemble-tensor-shape-conflict")
+    assert bad and bad[0].field == "ensemble_scheduling.step[0].input_map[X]"
+    assert "[-1, 3] from ensemble 'ens' but [-1, 4] from model 's'" in bad[0].message
+    # A non-batching step may take [-1, 3] where the batching ensemble has [3] + batch.
+    assert not _codes(_models(_one_step_ensemble(mbs=4), (_step_model("s", dims="-1, 3"), (1,))),
+                      "ensemble-tensor-shape-conflict")
+
+
+def test_validate_models_errors_when_step_pins_a_version_its_policy_does_not_serve() -> None:
+    step = _step_model("s")
+    bad = _codes(_models(_one_step_ensemble(version=1), (step, (1, 2))),
+                 "ensemble-step-version-not-served")
+    assert [(i.severity, i.field) for i in bad] == [
+        (Severity.ERROR, "ensemble_scheduling.step[0].model_version")]
+    assert "serves only versions [2] under its version policy" in bad[0].message
+    all_versions = step + "version_policy { all { } }"
+    assert not _codes(_models(_one_step_ensemble(version=1), (all_versions, (1, 2))),
+                      "ensemble-step-version-not-served")
+
+
+def test_validate_models_errors_when_a_step_joins_outputs_of_two_decoupled_models() -> None:
+    def ensemble(d2_source: str) -> str:
+        return ('name: "ens" platform: "ensemble" max_batch_size: 0\n'
+                'input [ { name: "in" data_type: TYPE_FP32 dims: [ 3 ] } ]\n'
+                'output [ { name: "out" data_type: TYPE_FP32 dims: [ 3 ] } ]\n'
+                'ensemble_scheduling { step [ '
+                '{ model_name: "d1" model_version: -1 input_map { key: "X" value: "in" } '
+                'output_map { key: "Y" value: "a" } }, '
+                '{ model_name: "d2" model_version: -1 '
+                f'input_map {{ key: "X" value: "{d2_source}" }} '
+                'output_map { key: "Y" value: "b" } }, '
+                '{ model_name: "join" model_version: -1 input_map { key: "A" value: "a" } '
+                'input_map { key: "B" value: "b" } output_map { key: "Y" value: "out" } } ] }\n')
+
+    decoupled = "model_transaction_policy { decoupled: true }"
+    join = ('name: "join" backend: "python" max_batch_size: 0\n'
+            'input [ { name: "A" data_type: TYPE_FP32 dims: [ 3 ] }, '
+            '{ name: "B" data_type: TYPE_FP32 dims: [ 3 ] } ]\n'
+            'output [ { name: "Y" data_type: TYPE_FP32 dims: [ 3 ] } ]\n')
+    d1 = (_step_model("d1", extra=decoupled), (1,))
+    parallel = (d1, (_step_model("d2", extra=decoupled), (1,)), (join, (1,)))
+    bad = _codes(_models(ensemble("in"), *parallel), "ensemble-decoupled-join")
+    assert [(i.severity, i.field) for i in bad] == [
+        (Severity.ERROR, "ensemble_scheduling.step[2].input_map")]
+    assert "different decoupled models" in bad[0].message
+    chained = (d1, (_step_model("d2"), (1,)), (join, (1,)))
+    assert not _codes(_models(ensemble("a"), *chained), "ensemble-decoupled-join")
+
+
+def test_validate_model_errors_when_required_step_input_is_unmapped_but_not_when_optional(
+    check: CheckFn,
+) -> None:
+    two_inputs = parse_config(
+        'name: "cls" backend: "python" max_batch_size: 0\n'
+        'input [ { name: "PIX" data_type: TYPE_FP32 dims: [ 3 ] }, '
+        '{ name: "EXTRA" data_type: TYPE_FP32 dims: [ 1 ] } ]\n'
+        'output [ { name: "PROB" data_type: TYPE_FP32 dims: [ 4 ] } ]\n')
+    optional = parse_config(str(two_inputs).replace('name: "EXTRA"', 'name: "EXTRA"\n'
+                                                    "  optional: true"))
+    bad = _codes(_run(check, _ensemble(STEP_PRE, STEP_CLS), {"pre": PRE, "cls": two_inputs}),
+                 "ensemble-step-input-unmapped")
+    assert [(i.severity, i.field) for i in bad] == [
+        (Severity.ERROR, "ensemble_scheduling.step[1].input_map")]
+    assert not _codes(_run(check, _ensemble(STEP_PRE, STEP_CLS), {"pre": PRE, "cls": optional}),
+                      "ensemble-step-input-unmapped")

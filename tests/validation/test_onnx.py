@@ -141,3 +141,27 @@ def test_validate_model_reports_unreadable_onnx_as_error_with_path(check: CheckF
     unreadable = [i for i in issues if i.code == "onnx-unreadable"]
     assert unreadable and unreadable[0].is_error
     assert unreadable[0].path is not None and unreadable[0].path.name == "model.onnx"
+
+
+INFERRED = """
+name: "m"
+max_batch_size: 8
+input [ { name: "%s" data_type: TYPE_FP32 dims: [ 3, 4, 4 ] } ]
+output [ { name: "probs" data_type: TYPE_FP32 dims: [ 3, 4, 4 ] } ]
+instance_group [ { kind: KIND_CPU } ]
+"""
+
+
+@pytest.mark.parametrize("platform_line", ["", 'backend: "onnxruntime"'])
+def test_validate_model_cross_checks_onnx_file_when_platform_is_inferred_or_only_backend_set(
+    check: CheckFn, tmp_path: Path, platform_line: str
+) -> None:
+    onnx_bytes = _relu_model(tmp_path / "m.onnx").read_bytes()
+    bad = check(platform_line + INFERRED % "image", files={"1/model.onnx": onnx_bytes})
+    unknown = [i for i in bad if i.code == "onnx-unknown-input"]
+    assert [(i.severity.value, i.field) for i in unknown] == [("error", "input[0].name")]
+    assert "'image' is not in the ONNX model; it has: 'pixels'" in unknown[0].message
+    good = check(platform_line + INFERRED % "pixels", files={"1/model.onnx": onnx_bytes})
+    assert not [i for i in good if i.is_error], [str(i) for i in good]
+    detected = [i.code for i in good if i.code == "backend-auto-detected"]
+    assert detected == (["backend-auto-detected"] if not platform_line else [])
