@@ -15,6 +15,7 @@ from generator.layout import (
     load_config,
     model_name_problem,
     replace_folder,
+    swap_folder,
     write_text_atomic,
 )
 from generator.presets import python_model
@@ -130,6 +131,17 @@ def test_replace_folder_leaves_target_untouched_when_the_block_fails(tmp_path: P
         raise RuntimeError("half way")
     assert (target / "keep.txt").read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["keep.txt", "repo"]
+
+
+def test_swap_folder_puts_the_old_folder_back_when_the_new_one_cannot_be_moved_in(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / "repo"
+    write_text_atomic(target / "keep.txt", "old\n")
+    with pytest.raises(FileNotFoundError):
+        swap_folder(tmp_path / "vanished", target)
+    assert (target / "keep.txt").read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["repo"]
 
 
 def test_valid_odd_names_are_built_validated_adapted_and_served_alike(tmp_path: Path) -> None:
