@@ -193,14 +193,14 @@ def plan_manifests(
     }
     files: dict[str, str] = {}
     for name in _BASE_FILES:
-        files[f"base/{name}"] = env.get_template(f"base/{name}.j2").render(common)
+        files[f"base/{name}"] = env.get_template(f"base-{name}.j2").render(common)
     gpus = max(1, gpus_needed(specs))
     for target in TARGETS:
         variables = dict(common, target=target, gpus=gpus, resources=_RESOURCES[target],
                          max_replicas=s.max_replicas_gpu if target == "gpu" else s.max_replicas_cpu)
         for name in _OVERLAY_FILES:
             files[f"overlays/{target}/{name}"] = env.get_template(
-                f"overlays/{name}.j2").render(variables)
+                f"overlay-{name}.j2").render(variables)
     files["prometheus-adapter/values.yaml"] = env.get_template(
-        "prometheus-adapter/values.yaml.j2").render(common)
+        "prometheus-adapter-values.yaml.j2").render(common)
     return ManifestPlan(files, rules_text)
