@@ -9,6 +9,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 
 from generator.errors import ConfigSyntaxError
 from generator.validation import load_model_dir, validate_model
+from loadtests.tune.control import apply_candidate
 from loadtests.tune.errors import CandidateError, TuneError
 from loadtests.tune.space import Candidate, HostInfo
 
@@ -45,8 +46,13 @@ class CandidateChecker:
     def check(self, candidate: Candidate, config: mc.ModelConfig) -> None:
         """Raise :class:`CandidateError` naming every problem of ``config``.
 
+        The candidate's knobs are applied to the folder's own ``config.pbtxt`` and that
+        is validated with the folder's files; ``config`` (what will be sent) is validated
+        too when it runs on the same platform and backend as the folder's config (an
+        embedded server serves ONNX models through a python-backend wrapper).
+
         Args:
-            candidate: The knobs (for the host checks).
+            candidate: The knobs.
             config: The full config that would be loaded.
         """
         problems: list[str] = []
@@ -55,7 +61,14 @@ class CandidateChecker:
         if candidate.instance_count > self.host.max_instances:
             problems.append(f"instance_group[0].count: {candidate.instance_count} instances "
                             f"exceed this host's {self.host.max_instances}")
-        artifacts = dataclasses.replace(self._artifacts, config=config, config_path=None)
-        problems += [str(issue) for issue in validate_model(artifacts) if issue.is_error]
+        on_disk = self._artifacts.config
+        configs = [apply_candidate(on_disk, candidate)]
+        if (config.platform, config.backend) == (on_disk.platform, on_disk.backend):
+            configs.append(config)
+        for checked in configs:
+            artifacts = dataclasses.replace(self._artifacts, config=checked, config_path=None)
+            for issue in validate_model(artifacts):
+                if issue.is_error and str(issue) not in problems:
+                    problems.append(str(issue))
         if problems:
             raise CandidateError(self.model, problems)
