@@ -19,6 +19,7 @@ import yaml
 from kubernetes_validate import utils as kv
 
 from generator import load_specs
+from generator.cli import main as generator_main
 from generator.errors import DriftError
 from generator.manifests import (
     GENERATED_RULES_FILE,
@@ -35,8 +36,9 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 RULES = ROOT / "deploy" / "prometheus" / "rules"
 OVERLAYS = ("gpu", "cpu")
-#: An older Kubernetes release still in (extended) support, and the newest bundled schema.
-KUBERNETES_VERSIONS = ("1.29.0", kv.latest_version())
+#: The oldest release docs/kubernetes.md supports, the oldest of the three minor releases
+#: upstream supports (newest - 2), and the newest schema kubernetes-validate bundles.
+KUBERNETES_VERSIONS = ("1.29.0", kv.all_versions()[-3], kv.latest_version())
 CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"),
                 ("monitoring.coreos.com/v1", "PrometheusRule")}
 DURATION = (r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?"
@@ -168,6 +170,22 @@ def test_generator_k8s_check_reports_a_hand_edit_and_a_stray_file_as_drift(
     )
 
 
+def test_generator_k8s_cli_writes_then_check_passes_and_exits_1_after_an_edit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    out, rules = tmp_path / "k8s", tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    command = ["k8s", str(ROOT / "specs"), "--out", str(out), "--rules", str(rules)]
+    assert generator_main(command) == 0
+    assert generator_main([*command, "--check"]) == 0
+    (out / "overlays" / "gpu" / "deployment-resources.yaml").write_text("x: 1\n", "utf-8")
+    capsys.readouterr()
+    assert generator_main([*command, "--check"]) == 1
+    error = capsys.readouterr().err
+    assert f"{out}/overlays/gpu/deployment-resources.yaml: differs" in error
+    assert "python -m generator k8s" in error
+
+
 def test_generator_k8s_output_is_deterministic_across_two_renders() -> None:
     first, second = _plan(), _plan()
     assert first.files == second.files
@@ -227,7 +245,7 @@ def test_validation_fails_for_a_kind_without_schema_when_strict() -> None:
     obj = {"apiVersion": "autoscaling/v2beta2", "kind": "HorizontalPodAutoscaler",
            "metadata": {"name": "x"}, "spec": {}}
     with pytest.raises(kv.SchemaNotFoundError):
-        kv.validate(obj, KUBERNETES_VERSIONS[1], strict=True)
+        kv.validate(obj, KUBERNETES_VERSIONS[-1], strict=True)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
