@@ -38,7 +38,8 @@ RULES = ROOT / "deploy" / "prometheus" / "rules"
 OVERLAYS = ("gpu", "cpu")
 #: The oldest release docs/kubernetes.md supports, the oldest of the three minor releases
 #: upstream supports (newest - 2), and the newest schema kubernetes-validate bundles.
-KUBERNETES_VERSIONS = ("1.29.0", kv.all_versions()[-3], kv.latest_version())
+_BUNDLED = sorted(set(kv.all_versions()), key=lambda v: tuple(map(int, v.split("."))))
+KUBERNETES_VERSIONS = ("1.29.0", _BUNDLED[-3], _BUNDLED[-1])
 CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"),
                 ("monitoring.coreos.com/v1", "PrometheusRule")}
 DURATION = (r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?"
