@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,19 @@ def test_promtool_check_rules_refuses_a_broken_expression_when_rules_are_wrong(
     path.write_text(text, encoding="utf-8")
     result = _run([require_tool("promtool"), "check", "rules", str(path)])
     assert result.returncode != 0
+
+
+def test_capture_script_reproduces_the_committed_families_labels_and_types(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "capture.prom"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "capture_triton_metrics.py"
+    result = subprocess.run([sys.executable, str(script), "--out", str(out)],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    fresh = out.read_text(encoding="utf-8")
+    assert dict(FAMILY_TYPE.findall(fresh)) == _types()
+    fresh_keys: dict[str, set[frozenset[str]]] = {}
+    for sample in parse_prometheus_text(fresh):
+        fresh_keys.setdefault(sample.name, set()).add(frozenset(sample.labels))
+    assert fresh_keys == _captured_label_keys()
