@@ -149,8 +149,12 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 
 
+def _version_label(version: str) -> str:
+    return version if version == "unknown" else f"v{version}"
+
+
 def _versions(stats: PhaseStats) -> str:
-    return ", ".join(f"v{k}: {v}" for k, v in stats.versions.items()) or "none"
+    return ", ".join(f"{_version_label(k)}: {v}" for k, v in stats.versions.items()) or "none"
 
 
 def _server(stats: PhaseStats) -> str:
@@ -238,7 +242,7 @@ def write_drill_plot(report: DrillReport, records: Sequence[RequestRecord], path
     index = {name: i for i, name in enumerate(names)}
     ver.scatter([r.started_at_s - origin for r in answered],
                 [index[r.version or "unknown"] for r in answered], s=3, c="tab:green")
-    ver.set_yticks(range(len(names)), [f"v{n}" for n in names])
+    ver.set_yticks(range(len(names)), [_version_label(n) for n in names])
     ver.set_ylabel("version")
     ver.set_xlabel("seconds after the load started")
     for i, phase in enumerate(report.phases):
