@@ -1,0 +1,87 @@
+"""Version 2's cold-start behaviour and warm-up, on the real server."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from clients import RecommendationClient
+from clients.errors import ClientError
+from reference.data import TRAIN_SEED, make_interactions
+from reference.recsys import popularity_ranking
+from serving import TritonServer
+from serving.release import ReleaseController, RepositoryApi, RepositoryApiError
+from tests.release.conftest import MODEL
+
+UNKNOWN_USER = 10**12
+
+
+@pytest.fixture
+def both_versions(controller: ReleaseController, api: RepositoryApi) -> None:
+    """Versions 1 and 2 both READY (the spec's own version policy)."""
+    config = api.config(MODEL)
+    config["version_policy"] = {"specific": {"versions": [1, 2]}}
+    api.load(MODEL, config)
+
+
+@pytest.mark.usefixtures("both_versions")
+def test_version_2_answers_an_unknown_user_with_the_popularity_top_k(
+    release_server: TritonServer,
+) -> None:
+    with RecommendationClient(release_server.grpc_url, model_version="2") as client:
+        recommendations = client.recommend(user_id=UNKNOWN_USER, k=10)
+
+    expected = popularity_ranking(make_interactions(TRAIN_SEED), 10)
+    assert [r.item_id for r in recommendations] == expected.tolist()
+    assert {r.model_version for r in recommendations} == {"2"}
+
+
+@pytest.mark.usefixtures("both_versions")
+def test_version_1_fails_an_unknown_user_which_version_2_fixes(
+    release_server: TritonServer,
+) -> None:
+    with RecommendationClient(release_server.http_url, model_version="1") as client, \
+            pytest.raises(ClientError, match="out of data bounds"):
+        client.recommend(user_id=UNKNOWN_USER, k=10)
+
+
+@pytest.mark.usefixtures("both_versions")
+def test_versions_1_and_2_recommend_the_same_items_to_a_known_user(
+    release_server: TritonServer,
+) -> None:
+    answers = {}
+    for version in ("1", "2"):
+        with RecommendationClient(release_server.grpc_url, model_version=version) as client:
+            answers[version] = [r.item_id for r in client.recommend(user_id=42, k=20)]
+
+    assert answers["1"] == answers["2"]
+
+
+def test_served_config_carries_the_specs_warmup(api: RepositoryApi,
+                                                controller: ReleaseController) -> None:
+    warmups = api.config(MODEL).get("model_warmup", [])
+
+    assert [w["name"] for w in warmups] == ["known_user_batch_1", "known_user_batch_32"]
+
+
+@pytest.mark.parametrize(("version", "loads"), [(1, False), (2, True)])
+def test_warmup_runs_before_ready_so_a_version_failing_it_never_serves(
+    api: RepositoryApi, controller: ReleaseController, version: int, loads: bool
+) -> None:
+    config = copy.deepcopy(api.config(MODEL))
+    config["version_policy"] = {"specific": {"versions": [version]}}
+    config["model_warmup"] = [{
+        "name": "random_users", "batch_size": 4, "count": 1,
+        "inputs": {"user_id": {"data_type": "TYPE_INT64", "dims": [1], "random_data": True}},
+    }]
+    try:
+        if loads:
+            api.load(MODEL, config)
+            assert api.is_ready(MODEL, version)
+        else:
+            with pytest.raises(RepositoryApiError, match="failed to run warmup sample"):
+                api.load(MODEL, config)
+            assert not api.is_ready(MODEL, version)
+    finally:
+        controller.rollout(MODEL, 1)
