@@ -7,7 +7,25 @@ the best throughput that meets the target. The search logic
 is pure; the server I/O is injected. See ``docs/tuning.md``.
 """
 
+from loadtests.tune.checks import CandidateChecker
+from loadtests.tune.cli import add_tune_parser, run_tune_command
+from loadtests.tune.control import (
+    ConfigGuard,
+    ModelController,
+    apply_candidate,
+    candidate_from_config,
+)
 from loadtests.tune.errors import CandidateError, ModelControlError, TuneError
+from loadtests.tune.measure import TUNABLE_MODELS, LoadProbe
+from loadtests.tune.patch import SpecPatch, apply_patch, build_patch
+from loadtests.tune.report import (
+    HeadToHead,
+    TuneReport,
+    Verification,
+    render_markdown,
+    write_tune_report,
+)
+from loadtests.tune.runner import TrialRunner, TuneOptions, run_tune, tune_model
 from loadtests.tune.search import (
     SEARCH_STRATEGIES,
     SearchOutcome,
@@ -44,18 +62,34 @@ __all__ = [
     "DEFAULT_QUEUE_DELAYS_US",
     "DIMENSIONS",
     "SEARCH_STRATEGIES",
+    "TUNABLE_MODELS",
     "Candidate",
+    "CandidateChecker",
     "CandidateError",
+    "ConfigGuard",
+    "HeadToHead",
     "HostInfo",
+    "LoadProbe",
     "ModelControlError",
+    "ModelController",
     "SearchOutcome",
     "SearchSpace",
+    "SpecPatch",
     "StepResult",
     "TrialResult",
+    "TrialRunner",
     "TuneError",
+    "TuneOptions",
+    "TuneReport",
+    "Verification",
+    "add_tune_parser",
+    "apply_candidate",
+    "apply_patch",
     "best_step",
     "best_trial",
     "brute_search",
+    "build_patch",
+    "candidate_from_config",
     "default_quick_budget",
     "detect_host",
     "failed_trial",
@@ -64,7 +98,12 @@ __all__ = [
     "pareto_front",
     "pick_winner",
     "quick_search",
+    "render_markdown",
     "run_search",
+    "run_tune",
+    "run_tune_command",
     "summarize_trial",
     "sweep_concurrency",
+    "tune_model",
+    "write_tune_report",
 ]

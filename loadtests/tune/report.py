@@ -9,7 +9,7 @@ deterministically (sorted keys, fixed float formatting in Markdown).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +17,17 @@ from typing import Any
 from generator.layout import write_bytes_atomic, write_text_atomic
 from loadtests.targets import Measured, TargetVerdict
 from loadtests.tune.search import SearchOutcome, pareto_front
-from loadtests.tune.space import HostInfo, SearchSpace
+from loadtests.tune.space import Candidate, HostInfo, SearchSpace
 from loadtests.tune.sweep import TrialResult
 
-__all__ = ["PLOT_NAME", "TuneReport", "Verification", "render_markdown", "write_tune_report"]
+__all__ = [
+    "PLOT_NAME",
+    "HeadToHead",
+    "TuneReport",
+    "Verification",
+    "render_markdown",
+    "write_tune_report",
+]
 
 PLOT_NAME = "trials.png"
 
@@ -73,6 +80,41 @@ class Verification:
         }
 
 
+@dataclass(frozen=True)
+class HeadToHead:
+    """Two strategies' best configs re-measured in alternation on the same footing.
+
+    Attributes:
+        candidates: The best config per strategy name.
+        throughput_rps: Mean throughput per strategy over the rounds.
+        p99_ms: Worst p99 per strategy over the rounds.
+        rounds: Rounds measured (0 when both strategies found the same config, whose
+            trial figures are then reported).
+    """
+
+    candidates: Mapping[str, Candidate]
+    throughput_rps: Mapping[str, float]
+    p99_ms: Mapping[str, float | None]
+    rounds: int
+
+    def ratio(self, numerator: str, denominator: str) -> float | None:
+        """Throughput of one strategy's best over the other's (None when unknown)."""
+        if self.rounds == 0:
+            return 1.0
+        low = self.throughput_rps.get(denominator, 0.0)
+        return self.throughput_rps.get(numerator, 0.0) / low if low > 0 else None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "configs": {k: v.as_dict() for k, v in sorted(self.candidates.items())},
+            "throughput_rps": dict(sorted(self.throughput_rps.items())),
+            "p99_ms": dict(sorted(self.p99_ms.items())),
+            "rounds": self.rounds,
+            "same_config": self.rounds == 0,
+        }
+
+
 @dataclass
 class TuneReport:
     """Everything one tuning run found.
@@ -95,6 +137,7 @@ class TuneReport:
         spec_patch_file: The spec file the patch was applied to, if any.
         notes: Remarks for the reader.
         elapsed_s: Wall time of the whole run, seconds.
+        head_to_head: The strategies' best configs re-measured in alternation.
     """
 
     model: str
@@ -114,6 +157,7 @@ class TuneReport:
     spec_patch_file: str | None = None
     notes: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    head_to_head: HeadToHead | None = None
 
     @property
     def verified(self) -> bool:
@@ -129,7 +173,10 @@ class TuneReport:
             return None
         quick_rps = quick.best.throughput_rps if quick.best else 0.0
         brute_rps = brute.best.throughput_rps if brute.best else 0.0
+        head = self.head_to_head
         return {
+            "head_to_head": None if head is None else head.as_dict(),
+            "head_to_head_ratio": None if head is None else head.ratio("quick", "brute"),
             "quick_best_rps": quick_rps,
             "brute_best_rps": brute_rps,
             "throughput_ratio": quick_rps / brute_rps if brute_rps > 0 else None,
@@ -225,6 +272,11 @@ def render_markdown(report: TuneReport) -> str:
                       f"{_num(versus['brute_best_rps'])} rps in {versus['brute_trials']} "
                       f"trials; ratio {_num(versus['throughput_ratio'], 3)} of the best "
                       f"throughput with {_num(versus['trial_ratio'], 2)} of the trials."]
+            if versus["head_to_head"] is not None:
+                lines += ["", "Head to head (both best configs re-measured in alternation): "
+                          f"quick / brute throughput {_num(versus['head_to_head_ratio'], 3)}"
+                          + (" (the same config)" if versus["head_to_head"]["same_config"]
+                             else "") + "."]
     if r.verification is not None:
         v = r.verification
         m = v.measured

@@ -29,7 +29,7 @@ from loadtests.tune.control import (
 from loadtests.tune.errors import CandidateError, ModelControlError, TuneError
 from loadtests.tune.measure import TUNABLE_MODELS, LoadProbe
 from loadtests.tune.patch import apply_patch, build_patch
-from loadtests.tune.report import TuneReport, Verification, write_tune_report
+from loadtests.tune.report import HeadToHead, TuneReport, Verification, write_tune_report
 from loadtests.tune.search import SEARCH_STRATEGIES, SearchOutcome, pick_winner, run_search
 from loadtests.tune.space import Candidate, HostInfo, SearchSpace, detect_host, host_space
 from loadtests.tune.sweep import (
@@ -225,6 +225,7 @@ class SessionResult:
         verification: The final run.
         restored: Whether the original config was reloaded and read back unchanged.
         notes: Remarks for the report.
+        head_to_head: The two strategies' best configs re-measured in alternation.
     """
 
     host: HostInfo
@@ -237,6 +238,40 @@ class SessionResult:
     verification: Verification | None = None
     restored: bool = False
     notes: list[str] = field(default_factory=list)
+    head_to_head: HeadToHead | None = None
+
+
+def _head_to_head(runner: TrialRunner, first: SearchOutcome, second: SearchOutcome,
+                  rounds: int = 2) -> HeadToHead | None:
+    """Re-measure both strategies' best configs in alternation, each at its best concurrency.
+
+    Trial figures are single noisy measurements, and the best of many of them is biased
+    upwards; measuring the two finalists in turn on the same footing removes that bias.
+    """
+    if first.best is None or second.best is None:
+        return None
+    finalists = {first.strategy: first.best, second.strategy: second.best}
+    if first.best.candidate == second.best.candidate:
+        return HeadToHead({name: t.candidate for name, t in finalists.items()},
+                          {name: t.throughput_rps for name, t in finalists.items()},
+                          {name: t.p99_ms for name, t in finalists.items()}, rounds=0)
+    options = runner.options
+    rps: dict[str, list[float]] = {name: [] for name in finalists}
+    p99: dict[str, list[float]] = {name: [] for name in finalists}
+    for index in range(rounds):
+        order = list(finalists.items()) if index % 2 == 0 else list(finalists.items())[::-1]
+        for name, trial in order:
+            runner.progress(f"head to head, round {index + 1}: {name} best, "
+                            f"{trial.candidate.label}")
+            runner.load(trial.candidate)
+            if options.warmup_s > 0:
+                runner.probe.warm_up(min(4, trial.concurrency or 1), options.warmup_s)
+            measured = runner.probe.load(trial.concurrency or 1, 2 * options.step_s).measured()
+            rps[name].append(measured.rps)
+            p99[name].append(measured.p99_ms or 0.0)
+    return HeadToHead({name: t.candidate for name, t in finalists.items()},
+                      {name: sum(v) / len(v) for name, v in rps.items()},
+                      {name: max(v) for name, v in p99.items()}, rounds)
 
 
 def _verify(runner: TrialRunner, winner: TrialResult, baseline: TrialResult,
@@ -330,10 +365,12 @@ def tune_model(options: TuneOptions, controller: ModelController, probe: LoadPro
         search = run_search(options.search, space, runner.evaluate, base,
                             options.max_trials)
         comparison = None
+        head_to_head = None
         if options.compare_brute_force:
             other = "brute" if options.search == "quick" else "quick"
             runner.progress(f"comparison: {other} search")
             comparison = run_search(other, space, runner.evaluate, base)
+            head_to_head = _head_to_head(runner, search, comparison)
         winner = pick_winner(baseline, search.trials)
         source = "" if winner is None else (
             "baseline" if winner is baseline else search.strategy)
@@ -341,7 +378,8 @@ def tune_model(options: TuneOptions, controller: ModelController, probe: LoadPro
         if winner is not None:
             verification = _verify(runner, winner, baseline, options)
         result = SessionResult(host, space, baseline, search, comparison, winner, source,
-                               verification, notes=_notes(original, winner, host, embedded))
+                               verification, notes=_notes(original, winner, host, embedded),
+                               head_to_head=head_to_head)
     result.restored = guard.restored
     return result
 
@@ -411,7 +449,7 @@ def run_tune(options: TuneOptions) -> tuple[int, TuneReport]:
         space=session.space, baseline=session.baseline, search=session.search,
         comparison=session.comparison, winner=session.winner,
         winner_source=session.winner_source, verification=session.verification,
-        restored=session.restored, notes=session.notes,
+        restored=session.restored, notes=session.notes, head_to_head=session.head_to_head,
     )
     if session.winner is not None:
         patch = build_patch(options.model, session.winner.candidate,
