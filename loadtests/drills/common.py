@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
+from clients.errors import ClientError
 from loadtests.drills.report import Check, DrillReport, write_drill_report
 from loadtests.drills.stats import PhaseStats, phase_stats
 from loadtests.drills.timeline import Phase, Timeline
@@ -38,6 +39,7 @@ from loadtests.options import OPTIONS, add_options, locust_arguments
 from loadtests.records import RequestRecord, count_lines, read_records
 from loadtests.runner import Endpoints, embedded_endpoints
 from loadtests.server_stats import ServerSnapshot, diff_snapshots, fetch_snapshot
+from serving import ServingError
 
 __all__ = [
     "EXIT_ABORTED",
@@ -433,6 +435,37 @@ def _relative_marks(ctx: DrillContext, origin_s: float) -> list[Any]:
     return [replace(m, at_s=round(m.at_s - origin_s, 3)) for m in ctx.timeline.marks]
 
 
+def _play(drill: Drill, ctx: DrillContext) -> tuple[LoadRun, int, str | None, float]:
+    """Serve, prepare, run the load and the drill's steps; return the load, locust's
+    exit code, why the steps stopped early (if they did) and when the load ended."""
+    options = ctx.options
+    error: str | None = None
+    with drill.serve(ctx) as endpoints:
+        ctx.endpoints = endpoints
+        _stats_reader(ctx, drill)
+        drill.prepare(ctx)
+        ctx.log(f"{drill.name}: {options.users} users on {endpoints.host} for "
+                f"{options.duration_s:g} s")
+        load = ctx.load = LoadRun(options, endpoints, ctx.out)
+        try:
+            first_s = options.ready_timeout_s + 30.0
+            if not load.wait_for_requests(1, first_s):
+                error = f"no request was recorded within {first_s:g} s of the load's start"
+            else:
+                load.align_to_first_request()
+                drill.run(ctx)
+        except Exception as exc:  # a drill step broke: report it, never lose the report
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            ctx.timeline.end_phase()
+            if error is not None:
+                ctx.log(f"stopping early: {error}")
+                load.process.kill()
+            exit_code = load.finish()
+        ended_at_s = time.time()
+    return load, exit_code, error, ended_at_s
+
+
 def run_drill(drill_class: type[Drill], args: argparse.Namespace,
               out: TextIO = sys.stdout) -> int:
     """Play one drill end to end, write its reports and return the exit code.
@@ -448,32 +481,11 @@ def run_drill(drill_class: type[Drill], args: argparse.Namespace,
     ctx = DrillContext(options, args, out)
     drill = drill_class()
     drill.configure(ctx)
-    error: str | None = None
-    with drill.serve(ctx) as endpoints:
-        ctx.endpoints = endpoints
-        _stats_reader(ctx, drill)
-        drill.prepare(ctx)
-        ctx.log(f"{drill.name}: {options.users} users on {endpoints.host} for "
-                f"{options.duration_s:g} s")
-        load = ctx.load = LoadRun(options, endpoints, out)
-        try:
-            first_s = options.ready_timeout_s + 30.0
-            if not load.wait_for_requests(1, first_s):
-                error = f"no request was recorded within {first_s:g} s of the load's start"
-            else:
-                load.align_to_first_request()
-                drill.run(ctx)
-        except LoadTestError as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # a drill step broke: report it, never lose the report
-            error = f"{type(exc).__name__}: {exc}"
-        finally:
-            ctx.timeline.end_phase()
-            if error is not None:
-                ctx.log(f"stopping early: {error}")
-                load.process.kill()
-            exit_code = load.finish()
-        ended_at_s = time.time()
+    try:
+        load, exit_code, error, ended_at_s = _play(drill, ctx)
+    except (ServingError, ClientError) as exc:
+        raise DrillError(f"drill {drill.name}: the server under test is not usable: "
+                         f"{type(exc).__name__}: {exc}") from exc
     records = read_records(load.records_path) if load.records_path.is_file() else []
     result = _result(ctx, records, load.started_at_s, min(ended_at_s, load.ends_at_s),
                      exit_code, error)

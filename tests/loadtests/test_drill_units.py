@@ -125,3 +125,16 @@ def test_drill_parser_has_common_options_with_the_drills_defaults() -> None:
     assert (args.users, args.duration_s) == (4, 30.0)
     assert args.report_dir == Path(".reports/drill-steady")
     assert args.top_k == 10 and args.max_attempts == 1
+
+
+def test_drill_command_exits_two_naming_the_repository_when_it_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loadtests.cli import main
+
+    missing = tmp_path / "no-such-repository"
+    code = main(["drill", "steady", "--model", "recommendation", "--protocol", "http",
+                 "--repository", str(missing), "--report-dir", str(tmp_path / "out")])
+    assert code == 2
+    assert f"repository: {missing} is not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "report.json").exists()
