@@ -187,7 +187,7 @@ OPTIONS: tuple[Option, ...] = (
            metavar="DIR"),
     # Set by the runners for the locust subprocess only.
     Option("--records-file", "records_file", "write one JSON line per request here "
-           "(drills read it back)", _LOCUST, is_path=True, metavar="FILE"),
+           "(local runs; drills read it back)", _LOCUST, is_path=True, metavar="FILE"),
     Option("--skip-targets", "skip_targets", "do not evaluate latency targets (drills "
            "judge the run themselves)", _LOCUST, None, False),
     # Runner options; their locust counterparts are locust's own -u, -r, -t, -H.

@@ -16,29 +16,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from loadtests.errors import RunnerError
-from loadtests.locust_process import (
-    EXIT_WALL_CLOCK,
-    LOCUSTFILE,
-    LocustProcess,
-    locust_base_command,
-)
+from loadtests.locust_process import EXIT_WALL_CLOCK, LocustProcess, locust_base_command
 from loadtests.models import MODELS, PROTOCOLS
-from loadtests.options import OPTIONS, locust_arguments, parse_duration_s
+from loadtests.options import OPTIONS, locust_arguments
 from loadtests.report import read_report
 from loadtests.scenarios import SCENARIOS
 from loadtests.targets import TARGET_NAMES, format_verdict_table
 from serving import ServingError
 
 __all__ = [
-    "EXIT_WALL_CLOCK",
-    "LOCUSTFILE",
-    "MODELS",
-    "PROTOCOLS",
     "Endpoints",
     "RunOptions",
     "embedded_endpoints",
     "locust_command",
-    "parse_duration_s",
     "run_load_test",
 ]
 
