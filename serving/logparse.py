@@ -17,8 +17,11 @@ _POLL_FAILED = re.compile(
 # contains models that are not available or ambiguous: x" (also "... in ensemble ens, ...")
 _ENSEMBLE_FAILED = re.compile(
     r'model_repository_manager\.cc:\d+\] "(?P<reason>[A-Za-z ]+: (?:in )?ensemble '
-    r"(?P<model>[^\s,:]+)[\s,:].*?)\"?$"
+    r"'?(?P<model>[^\s,:']+)'?[\s,:].*?)\"?$"
 )
+# E1129 18:39:10.435 18685 model_repository_manager.cc:724] "failed to load model 'm': at least
+# one version must be available under the version policy of model 'm'"
+_MODEL_FAILED = re.compile(r"failed to load model '(?P<model>[^']+)': (?P<reason>.*?)\"?$")
 _ESCAPES = {"\\n": "\n", "\\t": "\t", '\\"': '"', "\\\\": "\\"}
 
 
@@ -43,7 +46,7 @@ def parse_model_errors(log_text: str) -> dict[str, str]:
     """
     errors: dict[str, str] = {}
     for line in log_text.splitlines():
-        for pattern in (_LOAD_FAILED, _POLL_FAILED, _ENSEMBLE_FAILED):
+        for pattern in (_LOAD_FAILED, _POLL_FAILED, _ENSEMBLE_FAILED, _MODEL_FAILED):
             match = pattern.search(line.rstrip())
             if match and match.group("model") not in errors:
                 errors[match.group("model")] = _first_paragraph(match.group("reason"))

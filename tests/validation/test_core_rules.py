@@ -7,7 +7,7 @@ it and its neighbour, one edit away, must not.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -47,7 +47,7 @@ class Case:
     files: Mapping[str, str | bytes] | None = None
     good_files: Mapping[str, str | bytes] | None = None
     directory: str = "m"
-    versions: tuple[int, ...] = field(default=())
+    versions: tuple[int, ...] = ()
 
 
 CASES = [

@@ -152,6 +152,91 @@ REJECTED += [
     Case("ens_type_clash", _type_clash, "ensemble_scheduling", "inconsistent data type"),
 ]
 
+def raw_model(repo: Path, folder: str, config: str, files: dict[str, str]) -> None:
+    """Write a model folder from config text and files (path -> text)."""
+    (repo / folder).mkdir(parents=True)
+    (repo / folder / "config.pbtxt").write_text(config, encoding="utf-8")
+    for rel, text in files.items():
+        (repo / folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / folder / rel).write_text(text, encoding="utf-8")
+
+
+def _pinned(repo: Path) -> None:
+    python_model(repo, "ens_step_v1")
+    ensemble(repo, "ens_pinned", step("ens_step_v1", {"x": "IN"}, {"y": "OUT"})
+             .replace("model_version: -1", "model_version: 2"))
+
+
+def _unmapped(repo: Path) -> None:
+    python_model(repo, "ens_step_two_in",
+                 extra='input [ { name: "x2" data_type: TYPE_FP32 dims: [ 3 ] } ]')
+    ensemble(repo, "ens_unmapped", step("ens_step_two_in", {"x": "IN"}, {"y": "OUT"}))
+
+
+def _small_batch(repo: Path) -> None:
+    python_model(repo, "ens_step_mbs4", max_batch_size=4)
+    ensemble(repo, "ens_small_batch", step("ens_step_mbs4", {"x": "IN"}, {"y": "OUT"}))
+
+
+def _shape_clash(repo: Path) -> None:
+    python_model(repo, "ens_step_dims4", dims="4")
+    ensemble(repo, "ens_shape_clash", step("ens_step_dims4", {"x": "IN"}, {"y": "OUT"}))
+
+
+SEQUENCE = ('sequence_batching {{ control_input [ '
+            '{{ name: "START" control [ {{ {control} }} ] }} ] }}')
+
+REJECTED += [
+    Case("ens_pinned", _pinned, "ensemble_scheduling.step[0].model_version",
+         "whose required version 2 is not loaded"),
+    Case("ens_unmapped", _unmapped, "ensemble_scheduling.step[0].input_map",
+         "is not mapped to any ensemble tensors"),
+    Case("ens_small_batch", _small_batch, "max_batch_size", "maximum batch size"),
+    Case("ens_shape_clash", _shape_clash, "ensemble_scheduling.step[0]", "inconsistent shape"),
+    Case("seq_no_values",
+         lambda r: python_model(r, "seq_no_values", extra=SEQUENCE.format(
+             control="kind: CONTROL_SEQUENCE_START")),
+         "sequence_batching.control_input[0].control[0]",
+         "must specify either 'int32_false_true'"),
+    Case("seq_one_value",
+         lambda r: python_model(r, "seq_one_value", extra=SEQUENCE.format(
+             control="kind: CONTROL_SEQUENCE_START int32_false_true: [ 1 ]")),
+         "sequence_batching.control_input[0].control[0].int32_false_true", "exactly 2 entries"),
+    Case("seq_two_starts",
+         lambda r: python_model(r, "seq_two_starts", extra=SEQUENCE.format(
+             control="kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] }, "
+                     "{ kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ]")),
+         "sequence_batching.control_input[0].control[1].kind", "multiple"),
+    Case("seq_strategy",
+         lambda r: python_model(r, "seq_strategy", extra=SEQUENCE.format(
+             control="kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ]")
+             + ' parameters { key: "TRITON_BATCH_STRATEGY_PATH" value: { string_value: '
+               '"/nonexistent/batch.so" } }'),
+         "parameters['TRITON_BATCH_STRATEGY_PATH']", "cannot be specified with sequence batcher"),
+    Case("no_versions_selected",
+         lambda r: python_model(r, "no_versions_selected",
+                                extra="version_policy { latest { num_versions: 0 } }"),
+         "version_policy", "at least one version must be available"),
+    Case("legacy_custom",
+         lambda r: raw_model(r, "legacy_custom", 'platform: "custom"\nmax_batch_size: 8\n'
+                             'input [ { name: "x" data_type: TYPE_FP32 dims: [ 3 ] } ]\n'
+                             'output [ { name: "y" data_type: TYPE_FP32 dims: [ 3 ] } ]\n',
+                             {"1/model.py": MODEL_PY}),
+         "platform", "unexpected platform type"),
+    Case("no_backend",
+         lambda r: raw_model(r, "no_backend", 'max_batch_size: 8\n'
+                             'input [ { name: "x" data_type: TYPE_FP32 dims: [ 3 ] } ]\n'
+                             'output [ { name: "y" data_type: TYPE_FP32 dims: [ 3 ] } ]\n',
+                             {"1/weights.txt": "w"}),
+         "backend", "could not determine backend"),
+]
+
+def _leading_zero(repo: Path) -> None:
+    python_model(repo, "leading_zero")
+    (repo / "leading_zero" / "01").mkdir()
+    (repo / "leading_zero" / "01" / "notes.txt").write_text("not a version", encoding="utf-8")
+
+
 WARNED = [
     Case("batching_without_batch",
          lambda r: python_model(r, "batching_without_batch", max_batch_size=0,
@@ -166,6 +251,7 @@ WARNED = [
          lambda r: python_model(r, "missing_version",
                                 extra="version_policy { specific { versions: [ 1, 7 ] } }"),
          "version_policy.specific.versions[1]", ""),
+    Case("leading_zero", _leading_zero, "01", ""),
 ]
 
 
