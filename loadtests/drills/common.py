@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
 from clients.errors import ClientError
-from loadtests.drills.report import Check, DrillReport, write_drill_report
+from loadtests.drills.report import Check, DrillReport, version_label, write_drill_report
 from loadtests.drills.stats import PhaseStats, phase_stats
 from loadtests.drills.timeline import Phase, Timeline
 from loadtests.errors import DrillError, LoadTestError
@@ -421,7 +421,7 @@ def _summary(report: DrillReport, written: Sequence[Path], out: TextIO) -> None:
           f"{'PASS' if report.passed else 'FAIL'} ===", file=out)
     for p in [*report.phases, report.total]:
         p99 = "n/a" if p.p99_ms is None else f"{p.p99_ms:.1f}"
-        versions = ", ".join(f"v{k}={v}" for k, v in p.versions.items())
+        versions = ", ".join(f"{version_label(k)}={v}" for k, v in p.versions.items())
         print(f"{p.name:<24} {p.requests:>7} requests {p.failures:>5} failed {p.shed:>5} shed "
               f"p99 {p99:>8} ms  {versions}", file=out)
     for check in report.checks:

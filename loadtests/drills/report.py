@@ -24,6 +24,7 @@ __all__ = [
     "DrillReport",
     "read_drill_report",
     "render_drill_markdown",
+    "version_label",
     "write_drill_plot",
     "write_drill_report",
 ]
@@ -149,12 +150,13 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f}"
 
 
-def _version_label(version: str) -> str:
+def version_label(version: str) -> str:
+    """Return ``v2`` for version ``2``; a call whose result named no version is ``unknown``."""
     return version if version == "unknown" else f"v{version}"
 
 
 def _versions(stats: PhaseStats) -> str:
-    return ", ".join(f"{_version_label(k)}: {v}" for k, v in stats.versions.items()) or "none"
+    return ", ".join(f"{version_label(k)}: {v}" for k, v in stats.versions.items()) or "none"
 
 
 def _server(stats: PhaseStats) -> str:
@@ -242,7 +244,7 @@ def write_drill_plot(report: DrillReport, records: Sequence[RequestRecord], path
     index = {name: i for i, name in enumerate(names)}
     ver.scatter([r.started_at_s - origin for r in answered],
                 [index[r.version or "unknown"] for r in answered], s=3, c="tab:green")
-    ver.set_yticks(range(len(names)), [_version_label(n) for n in names])
+    ver.set_yticks(range(len(names)), [version_label(n) for n in names])
     ver.set_ylabel("version")
     ver.set_xlabel("seconds after the load started")
     for i, phase in enumerate(report.phases):
