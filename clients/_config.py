@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit
 
+from clients._core.backoff import exponential_delay_s
+from clients._core.error_table import is_retryable
 from clients.errors import ConfigurationError
 
 __all__ = ["Endpoint", "RetryPolicy", "Settings", "Timeouts", "TlsOptions", "parse_url"]
@@ -49,15 +51,22 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Retry policy for transient failures (server unavailable, connection refused).
+    """Retry policy for transient failures: the server is unavailable or sheds load.
 
-    Errors such as invalid arguments, unknown models or metadata mismatches are never
-    retried. The delay before retry ``n`` (1-based) is
+    Only the :class:`~clients.ServerUnavailableError` family is retried: refused or
+    reset connections, HTTP 503 and gRPC ``UNAVAILABLE`` (which Triton also answers
+    when its queue is full), HTTP 429 and gRPC ``RESOURCE_EXHAUSTED``. Invalid
+    arguments, unknown models, metadata mismatches and timeouts are never retried.
+
+    Each request has a bounded budget: at most ``max_attempts`` attempts, and no
+    retry whose backoff would end more than ``max_total_s`` seconds after the first
+    attempt began. The delay before retry ``n`` (1-based) is
     ``min(max_backoff_s, initial_backoff_s * multiplier ** (n - 1))`` scaled by a random
     factor in ``[1 - jitter, 1]``.
 
     Attributes:
-        max_attempts: Total attempts including the first (1 disables retries).
+        max_attempts: Total attempts per request including the first (1 disables retries).
+        max_total_s: Time budget of one request with its retries, in seconds.
         initial_backoff_s: Delay before the first retry.
         max_backoff_s: Upper bound of any delay.
         multiplier: Growth factor of the delay between attempts.
@@ -65,6 +74,7 @@ class RetryPolicy:
     """
 
     max_attempts: int = 3
+    max_total_s: float = 10.0
     initial_backoff_s: float = 0.05
     max_backoff_s: float = 1.0
     multiplier: float = 2.0
@@ -75,9 +85,10 @@ class RetryPolicy:
             raise ConfigurationError(
                 f"RetryPolicy.max_attempts must be an int >= 1, got {self.max_attempts!r}"
             )
+        _check_positive("RetryPolicy.max_total_s", self.max_total_s)
         _check_positive("RetryPolicy.initial_backoff_s", self.initial_backoff_s)
         _check_positive("RetryPolicy.max_backoff_s", self.max_backoff_s)
-        if self.multiplier < 1.0:
+        if not self.multiplier >= 1.0:
             raise ConfigurationError(
                 f"RetryPolicy.multiplier must be >= 1, got {self.multiplier!r}"
             )
@@ -99,9 +110,30 @@ class RetryPolicy:
         Returns:
             The delay in seconds.
         """
-        growth = self.multiplier ** (retry_number - 1)
-        base = min(self.max_backoff_s, self.initial_backoff_s * growth)
+        base = exponential_delay_s(
+            retry_number, self.initial_backoff_s, self.max_backoff_s, self.multiplier
+        )
         return base * (1.0 - self.jitter * random_unit)
+
+    def retry_delay_s(
+        self, failed_attempts: int, elapsed_s: float, error: BaseException, random_unit: float
+    ) -> float | None:
+        """Decides whether a failed request is tried again, and after how long.
+
+        Args:
+            failed_attempts: Attempts made so far (1 after the first failure).
+            elapsed_s: Seconds since the first attempt began.
+            error: The translated error of the last attempt.
+            random_unit: A random number in ``[0, 1)`` (injected to keep this pure).
+
+        Returns:
+            The delay before the next attempt in seconds, or None when the error must
+            propagate: it is not retryable, or the attempts or the time budget are spent.
+        """
+        if failed_attempts >= self.max_attempts or not is_retryable(error):
+            return None
+        delay_s = self.backoff_s(failed_attempts, random_unit)
+        return delay_s if elapsed_s + delay_s <= self.max_total_s else None
 
 
 @dataclass(frozen=True)

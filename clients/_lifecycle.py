@@ -7,11 +7,11 @@ supply ``wait_until_ready``, ``close`` and the context-manager methods.
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Generic, TypeVar
 
 from clients._config import Settings
 from clients._session import AsyncSession, SyncSession
+from clients._twins import twin_of
 
 __all__ = ["AsyncLifecycle", "ClientBase", "SessionT", "SyncLifecycle"]
 
@@ -35,6 +35,15 @@ class ClientBase(Generic[SessionT]):
 
     def __init__(self, settings: Settings) -> None:
         self._session: SessionT = self._session_class(settings)
+
+    @property
+    def retries(self) -> int:
+        """Requests this client has sent again after a transient failure, over all calls.
+
+        Read it before and after a call to learn how many retries that call took
+        (:class:`~clients.RetryPolicy` bounds them).
+        """
+        return self._session.retries
 
 
 class SyncLifecycle(ClientBase[SyncSession]):
@@ -62,12 +71,7 @@ class SyncLifecycle(ClientBase[SyncSession]):
     def __enter__(self: _SyncT) -> _SyncT:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
@@ -76,30 +80,16 @@ class AsyncLifecycle(ClientBase[AsyncSession]):
 
     _session_class = AsyncSession
 
+    @twin_of(SyncLifecycle.wait_until_ready)
     async def wait_until_ready(self, timeout_s: float) -> None:
-        """Waits until the server is live and ready and the model is ready.
-
-        Args:
-            timeout_s: How long to keep polling.
-
-        Raises:
-            ServerUnavailableError: The server never answered.
-            ModelNotReadyError: The server answered but the model stayed not ready.
-            TimeoutError: The server answered but did not become ready.
-        """
         await self._session.wait_until_ready(self._ready_models, timeout_s)
 
+    @twin_of(SyncLifecycle.close)
     async def close(self) -> None:
-        """Closes connections; the client cannot be used afterwards."""
         await self._session.close()
 
     async def __aenter__(self: _AsyncT) -> _AsyncT:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.close()

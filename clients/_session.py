@@ -2,7 +2,8 @@
 
 The sync and async sessions are twins with the same method names that differ only
 where I/O happens; settings, the metadata cache and every decision (what to retry,
-how long to wait, what the metadata must look like) live in :mod:`clients._core`.
+how long to wait, what to ask next, what the metadata must look like) live in
+:mod:`clients._core`.
 """
 
 from __future__ import annotations
@@ -13,88 +14,125 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from clients._config import Settings
-from clients._core.readiness import ReadinessPoll, ReadinessState
+from clients._core.plan import CallPlan
+from clients._core.query import Query, model_config, model_metadata
 from clients._core.request import InferRequest, InferResponse
 from clients._core.session import SessionCore
 from clients._core.signature import ModelInfo, ModelSignature
 from clients._transport.factory import make_transport
+from clients._twins import twin_of
 from clients.errors import ClientError
 
 __all__ = ["AsyncSession", "SyncSession"]
 
+A = TypeVar("A")
+R = TypeVar("R")
 T = TypeVar("T")
 
 
 class SyncSession(SessionCore):
-    """Blocking session shared by the sync clients.
-
-    Args:
-        settings: The client's validated configuration; its URL picks the protocol.
-    """
+    """Blocking session of the sync clients; the settings' URL picks the protocol."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._transport = make_transport("sync", settings)
 
-    def _retrying(self, fn: Callable[[], T], first_attempt: int = 1) -> T:
-        for attempt in range(first_attempt, self.settings.retry.max_attempts + 1):
-            if attempt > 1:
-                time.sleep(self._backoff_s(attempt - 1))
+    def _retrying(self, send: Callable[[A, float], T], what: A, timeout_s: float) -> T:
+        started_s, attempt = time.monotonic(), 1
+        while True:
             try:
-                return fn()
+                return send(what, timeout_s)
             except ClientError as exc:
-                if not self._may_retry(attempt, exc):
+                delay_s = self._retry_delay_s(exc, attempt, time.monotonic() - started_s)
+                if delay_s is None:
                     raise
-        raise AssertionError("unreachable")  # pragma: no cover
+            time.sleep(delay_s)
+            attempt += 1
+
+    def run(self, plan: CallPlan[R], timeout_s: float | None) -> list[R]:
+        """Runs a call plan: checks the model on first use, then sends every request.
+
+        Args:
+            plan: The validated call.
+            timeout_s: Limit of each request (None: the client's default).
+
+        Returns:
+            The results of every request, in order.
+
+        Raises:
+            MetadataMismatchError: On first use, if the model differs from the expected.
+            ClientError: Any other subclass for transport or server failures.
+        """
+        if not plan.rows:
+            return []
+        info = self.model_info(plan.model, plan.signature, timeout_s)
+        results: list[R] = []
+        for request in plan.requests(info, self.settings.version):
+            results += plan.parse(request, self.infer(request, timeout_s))
+        return results
 
     def model_info(
         self, name: str, signature: ModelSignature, timeout_s: float | None
     ) -> ModelInfo:
-        """Fetches and checks the model's metadata once, then serves it from cache."""
+        """Fetches and checks the model's metadata once, then serves it from cache.
+
+        Args:
+            name: Model name.
+            signature: What the client expects of it.
+            timeout_s: Limit of each request (None: the client's default).
+
+        Returns:
+            What the client learned about the model.
+
+        Raises:
+            MetadataMismatchError: If the model differs from the expected.
+            ClientError: Any other subclass for transport or server failures.
+        """
         info = self._models.get(name)
         if info is None:
-            t = self.settings.timeout(timeout_s)
-            v = self.settings.version
-            metadata = self._retrying(lambda: self._transport.model_metadata(name, v, t))
-            config = self._retrying(lambda: self._transport.model_config(name, v, t))
+            t, query = self._timeout_s(timeout_s), self._transport.query
+            version = self.settings.version
+            metadata = self._retrying(query, model_metadata(name, version), t)
+            config = self._retrying(query, model_config(name, version), t)
             info = self._check_and_cache(name, signature, metadata, config)
         return info
 
     def infer(self, request: InferRequest, timeout_s: float | None) -> InferResponse:
-        """Runs an inference with retries (first attempt inline: no closure per call)."""
-        t = self._default_timeout_s if timeout_s is None else self.settings.timeout(timeout_s)
-        try:
-            return self._transport.infer(request, t)
-        except ClientError as exc:
-            if not self._may_retry(1, exc):
-                raise
-        return self._retrying(lambda: self._transport.infer(request, t), first_attempt=2)
+        """Runs one inference, retried within the client's retry budget.
+
+        Args:
+            request: The request.
+            timeout_s: Limit of each attempt (None: the client's default).
+
+        Returns:
+            The response.
+
+        Raises:
+            ClientError: A subclass for transport or server failures.
+        """
+        return self._retrying(self._transport.infer, request, self._timeout_s(timeout_s))
 
     def wait_until_ready(self, models: Sequence[str], timeout_s: float) -> None:
-        """Polls server liveness/readiness and model readiness until the deadline."""
-        poll = ReadinessPoll(timeout_s, self.settings.timeouts.request_s, time.monotonic())
-        while True:
-            probe_s = poll.probe_s(time.monotonic())
+        """Polls server liveness/readiness and model readiness until the deadline.
+
+        Args:
+            models: The models that must be ready.
+            timeout_s: How long to keep polling.
+
+        Raises:
+            ClientError: The subclass :meth:`ReadinessState.failure` picks at the
+                deadline, or an error that polling again cannot cure.
+        """
+        poll = self._readiness_poll(models, timeout_s, time.monotonic())
+        while (step := poll.next(time.monotonic())) is not None:
+            if not isinstance(step, Query):
+                time.sleep(step)
+                continue
             try:
-                if self._probe(models, probe_s, poll.state):
-                    return
+                poll.answer(self._transport.query(step, poll.query_s))
             except ClientError as exc:
                 if not poll.tolerates(exc):
                     raise
-            time.sleep(poll.next_delay_s(time.monotonic()))
-
-    def _probe(self, models: Sequence[str], timeout_s: float, state: ReadinessState) -> bool:
-        live = self._transport.server_live(timeout_s)
-        state.reached = True
-        state.server_ready = live and self._transport.server_ready(timeout_s)
-        if not state.server_ready:
-            return False
-        for name in models:
-            if not self._transport.model_ready(name, self.settings.version, timeout_s):
-                state.not_ready_model = name
-                return False
-        state.not_ready_model = None
-        return True
 
     def close(self) -> None:
         """Closes the transport."""
@@ -102,77 +140,66 @@ class SyncSession(SessionCore):
 
 
 class AsyncSession(SessionCore):
-    """Asyncio session shared by the async clients; twin of :class:`SyncSession`.
-
-    Args:
-        settings: The client's validated configuration; its URL picks the protocol.
-    """
+    """Asyncio twin of :class:`SyncSession`, for the async clients."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._transport = make_transport("async", settings)
 
-    async def _retrying(self, fn: Callable[[], Awaitable[T]], first_attempt: int = 1) -> T:
-        for attempt in range(first_attempt, self.settings.retry.max_attempts + 1):
-            if attempt > 1:
-                await asyncio.sleep(self._backoff_s(attempt - 1))
+    async def _retrying(
+        self, send: Callable[[A, float], Awaitable[T]], what: A, timeout_s: float
+    ) -> T:
+        started_s, attempt = time.monotonic(), 1
+        while True:
             try:
-                return await fn()
+                return await send(what, timeout_s)
             except ClientError as exc:
-                if not self._may_retry(attempt, exc):
+                delay_s = self._retry_delay_s(exc, attempt, time.monotonic() - started_s)
+                if delay_s is None:
                     raise
-        raise AssertionError("unreachable")  # pragma: no cover
+            await asyncio.sleep(delay_s)
+            attempt += 1
 
+    @twin_of(SyncSession.run)
+    async def run(self, plan: CallPlan[R], timeout_s: float | None) -> list[R]:
+        if not plan.rows:
+            return []
+        info = await self.model_info(plan.model, plan.signature, timeout_s)
+        results: list[R] = []
+        for request in plan.requests(info, self.settings.version):
+            results += plan.parse(request, await self.infer(request, timeout_s))
+        return results
+
+    @twin_of(SyncSession.model_info)
     async def model_info(
         self, name: str, signature: ModelSignature, timeout_s: float | None
     ) -> ModelInfo:
-        """Fetches and checks the model's metadata once, then serves it from cache."""
         info = self._models.get(name)
         if info is None:
-            t = self.settings.timeout(timeout_s)
-            v = self.settings.version
-            metadata = await self._retrying(lambda: self._transport.model_metadata(name, v, t))
-            config = await self._retrying(lambda: self._transport.model_config(name, v, t))
+            t, query = self._timeout_s(timeout_s), self._transport.query
+            version = self.settings.version
+            metadata = await self._retrying(query, model_metadata(name, version), t)
+            config = await self._retrying(query, model_config(name, version), t)
             info = self._check_and_cache(name, signature, metadata, config)
         return info
 
+    @twin_of(SyncSession.infer)
     async def infer(self, request: InferRequest, timeout_s: float | None) -> InferResponse:
-        """Runs an inference with retries (first attempt inline: no closure per call)."""
-        t = self._default_timeout_s if timeout_s is None else self.settings.timeout(timeout_s)
-        try:
-            return await self._transport.infer(request, t)
-        except ClientError as exc:
-            if not self._may_retry(1, exc):
-                raise
-        return await self._retrying(lambda: self._transport.infer(request, t), first_attempt=2)
+        return await self._retrying(self._transport.infer, request, self._timeout_s(timeout_s))
 
+    @twin_of(SyncSession.wait_until_ready)
     async def wait_until_ready(self, models: Sequence[str], timeout_s: float) -> None:
-        """Polls server liveness/readiness and model readiness until the deadline."""
-        loop = asyncio.get_running_loop()
-        poll = ReadinessPoll(timeout_s, self.settings.timeouts.request_s, loop.time())
-        while True:
-            probe_s = poll.probe_s(loop.time())
+        poll = self._readiness_poll(models, timeout_s, time.monotonic())
+        while (step := poll.next(time.monotonic())) is not None:
+            if not isinstance(step, Query):
+                await asyncio.sleep(step)
+                continue
             try:
-                if await self._probe(models, probe_s, poll.state):
-                    return
+                poll.answer(await self._transport.query(step, poll.query_s))
             except ClientError as exc:
                 if not poll.tolerates(exc):
                     raise
-            await asyncio.sleep(poll.next_delay_s(loop.time()))
 
-    async def _probe(self, models: Sequence[str], timeout_s: float, state: ReadinessState) -> bool:
-        live = await self._transport.server_live(timeout_s)
-        state.reached = True
-        state.server_ready = live and await self._transport.server_ready(timeout_s)
-        if not state.server_ready:
-            return False
-        for name in models:
-            if not await self._transport.model_ready(name, self.settings.version, timeout_s):
-                state.not_ready_model = name
-                return False
-        state.not_ready_model = None
-        return True
-
+    @twin_of(SyncSession.close)
     async def close(self) -> None:
-        """Closes the transport."""
         await self._transport.close()

@@ -1,4 +1,4 @@
-"""Image diagnosis: result type, expected signatures, request building and parsing."""
+"""Image diagnosis: result type, expected signatures and the call plan (validate, build, parse)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from clients._core.images import IMAGE_SIZE, pad_rows
+from clients._core.images import IMAGE_SIZE, ImageInput, encode_image, pad_rows, preprocess_image
+from clients._core.plan import chunks
 from clients._core.request import InferRequest, InferResponse, InputTensor
-from clients._core.signature import ModelSignature, TensorSpec
+from clients._core.signature import ModelInfo, ModelSignature, TensorSpec
 from clients.errors import InvalidInputError, ServerError
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "DEFAULT_LABELS",
     "ENSEMBLE_MODEL",
     "Diagnosis",
+    "DiagnosisModel",
+    "DiagnosisPlan",
     "build_classifier_request",
     "build_ensemble_request",
     "classifier_signature",
@@ -72,34 +75,21 @@ def validate_labels(labels: Sequence[str]) -> tuple[str, ...]:
     return result
 
 
-def ensemble_signature(num_labels: int) -> ModelSignature:
-    """Expected signature of the ``image_diagnosis`` ensemble.
-
-    Args:
-        num_labels: Number of classes the client was given.
-
-    Returns:
-        The signature (batch dimension included).
-    """
+def _signature(image: TensorSpec, output: str, num_labels: int) -> ModelSignature:
     return ModelSignature(
-        inputs=(TensorSpec(ENSEMBLE_INPUT, "UINT8", (-1, -1)),),
-        outputs=(TensorSpec(ENSEMBLE_OUTPUT, "FP32", (-1, num_labels)),),
+        inputs=(image,), outputs=(TensorSpec(output, "FP32", (-1, num_labels)),)
     )
+
+
+def ensemble_signature(num_labels: int) -> ModelSignature:
+    """Expected signature of the ``image_diagnosis`` ensemble, for ``num_labels`` classes."""
+    return _signature(TensorSpec(ENSEMBLE_INPUT, "UINT8", (-1, -1)), ENSEMBLE_OUTPUT, num_labels)
 
 
 def classifier_signature(num_labels: int) -> ModelSignature:
-    """Expected signature of the ``image_diagnosis_classifier`` model.
-
-    Args:
-        num_labels: Number of classes the client was given.
-
-    Returns:
-        The signature (batch dimension included).
-    """
-    return ModelSignature(
-        inputs=(TensorSpec(CLASSIFIER_INPUT, "FP32", (-1, 1, IMAGE_SIZE, IMAGE_SIZE)),),
-        outputs=(TensorSpec(CLASSIFIER_OUTPUT, "FP32", (-1, num_labels)),),
-    )
+    """Expected signature of ``image_diagnosis_classifier``, for ``num_labels`` classes."""
+    pixels = TensorSpec(CLASSIFIER_INPUT, "FP32", (-1, 1, IMAGE_SIZE, IMAGE_SIZE))
+    return _signature(pixels, CLASSIFIER_OUTPUT, num_labels)
 
 
 def build_ensemble_request(
@@ -184,3 +174,81 @@ def parse_diagnoses(
             )
         )
     return results
+
+
+class DiagnosisModel:
+    """The model an image client calls and how: ensemble or local preprocessing.
+
+    Args:
+        use_ensemble: True sends encoded images to the ensemble; False preprocesses
+            locally and calls the classifier.
+        labels: Class names in output order.
+
+    Raises:
+        InvalidInputError: If the labels are empty, repeated or not strings.
+    """
+
+    def __init__(self, use_ensemble: bool, labels: Sequence[str]) -> None:
+        self.labels = validate_labels(labels)
+        self.use_ensemble = use_ensemble
+        self.model = ENSEMBLE_MODEL if use_ensemble else CLASSIFIER_MODEL
+        self.output = ENSEMBLE_OUTPUT if use_ensemble else CLASSIFIER_OUTPUT
+        self.signature: ModelSignature = (
+            ensemble_signature(len(self.labels))
+            if use_ensemble
+            else classifier_signature(len(self.labels))
+        )
+
+    def plan(self, images: Sequence[ImageInput]) -> DiagnosisPlan:
+        """Validates and prepares images for one ``diagnose_batch`` call.
+
+        Args:
+            images: Images as the clients accept them.
+
+        Returns:
+            The call plan.
+
+        Raises:
+            InvalidInputError: Naming the first unusable image, e.g. ``images[3]``.
+        """
+        return DiagnosisPlan(self, images)
+
+
+class DiagnosisPlan:
+    """One validated ``diagnose_batch`` call (a :class:`~clients._core.plan.CallPlan`).
+
+    Args:
+        target: The client's model choice.
+        images: Images as the clients accept them.
+
+    Raises:
+        InvalidInputError: Naming the first unusable image.
+    """
+
+    def __init__(self, target: DiagnosisModel, images: Sequence[ImageInput]) -> None:
+        self._target = target
+        self.model = target.model
+        self.signature = target.signature
+        self._encoded: list[bytes] = []
+        self._pixels: list[npt.NDArray[np.float32]] = []
+        if target.use_ensemble:
+            self._encoded = [encode_image(img, f"images[{i}]") for i, img in enumerate(images)]
+        else:
+            self._pixels = [preprocess_image(img, f"images[{i}]") for i, img in enumerate(images)]
+        self.rows = len(images)
+
+    def requests(self, info: ModelInfo, version: str) -> list[InferRequest]:
+        """One request per run of images (see ``CallPlan.requests``)."""
+        if self._target.use_ensemble:
+            return [
+                build_ensemble_request(run, self.model, version)
+                for run in chunks(self._encoded, info)
+            ]
+        return [
+            build_classifier_request(run, self.model, version) for run in chunks(self._pixels, info)
+        ]
+
+    def parse(self, request: InferRequest, response: InferResponse) -> list[Diagnosis]:
+        """One diagnosis per image of the request (see ``CallPlan.parse``)."""
+        rows = request.inputs[0].data.shape[0]
+        return parse_diagnoses(response, self._target.output, self._target.labels, rows)

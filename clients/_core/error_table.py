@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from clients.errors import (
@@ -15,7 +15,16 @@ from clients.errors import (
     TimeoutError,
 )
 
-__all__ = ["GRPC_STATUS_ERRORS", "HTTP_STATUS_ERRORS", "error_for_status", "is_retryable"]
+__all__ = [
+    "GRPC_STATUS_ERRORS",
+    "HTTP_STATUS_ERRORS",
+    "error_for_status",
+    "is_retryable",
+    "translate_error",
+]
+
+StatusOf = Callable[[BaseException], "tuple[str | int | None, str] | None"]
+"""Reads (status or None, detail) from an error the server reported; None for others."""
 
 GRPC_STATUS_ERRORS: dict[str, type[ClientError]] = {
     "UNAVAILABLE": ServerUnavailableError,
@@ -64,6 +73,43 @@ def error_for_status(
         return ServerError(f"{message} (status {status})", status=str(status))
     error: ClientError = cls(message)
     return error
+
+
+def translate_error(
+    exc: BaseException,
+    what: str,
+    table: Mapping[Any, type[ClientError]],
+    status_of: StatusOf,
+    timeouts: tuple[type[BaseException], ...],
+    unreachable: tuple[type[BaseException], ...],
+) -> ClientError:
+    """Turns a protocol-side exception into a client error (both transports' boundary).
+
+    Classification is by protocol status or exception type only, never by message text.
+
+    Args:
+        exc: The exception raised by tritonclient, its protocol library or sockets.
+        what: What was being called, e.g. ``"model 'recommendation'"``.
+        table: :data:`GRPC_STATUS_ERRORS` or :data:`HTTP_STATUS_ERRORS`.
+        status_of: Reads the status of an error the server reported.
+        timeouts: Exception types meaning the deadline passed.
+        unreachable: Exception types meaning the server could not be reached.
+
+    Returns:
+        The client error to raise (the caller chains ``exc`` as ``__cause__``).
+    """
+    if isinstance(exc, ClientError):
+        return exc
+    reported = status_of(exc)
+    if reported is not None:
+        status, detail = reported
+        message = f"{what}: {detail}"
+        return ServerError(message) if status is None else error_for_status(table, status, message)
+    if isinstance(exc, timeouts):
+        return TimeoutError(f"{what}: no answer before the deadline")
+    if isinstance(exc, unreachable):
+        return ServerUnavailableError(f"{what}: server unreachable ({type(exc).__name__})")
+    return ServerError(f"{what}: unexpected {type(exc).__name__}: {exc}")
 
 
 def is_retryable(error: BaseException) -> bool:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import struct
-import warnings
-import zlib
 from collections.abc import Sequence
 from io import BytesIO
 from typing import TypeAlias
@@ -52,94 +50,32 @@ def _decode(data: bytes, where: str) -> Image.Image:
     return image
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_CHUNK_HEAD = struct.Struct(">I4s")
-_PNG_CRC = struct.Struct(">I")
-_PNG_IHDR = struct.Struct(">IIBBBBB")
-# (bit depth, colour type) pairs of the PNG specification (all of which Pillow reads).
-_PNG_DEPTHS = frozenset(
-    {(1, 0), (2, 0), (4, 0), (8, 0), (16, 0), (8, 2), (16, 2), (1, 3), (2, 3), (4, 3),
-     (8, 3), (8, 4), (16, 4), (8, 6), (16, 6)}
-)
-
-
-def _png_problem(data: bytes) -> str | None:
-    """Walks a PNG's chunks, checking every CRC, without inflating the pixels.
-
-    Args:
-        data: Bytes starting with the PNG signature.
-
-    Returns:
-        Why the file is broken, or None when the header is sane and every chunk up to
-        the end of the image data (the ``IDAT`` run) is complete with a matching CRC.
-        Like Pillow's decoder, what follows the image data is not checked.
-    """
-    end = len(data)
-    if end < 8 + 12 + 13:
-        return "truncated PNG header"
-    length, kind = _PNG_CHUNK_HEAD.unpack_from(data, 8)
-    if kind != b"IHDR" or length != 13:
-        return "first chunk is not a valid IHDR"
-    if zlib.crc32(data[12:29]) != _PNG_CRC.unpack_from(data, 29)[0]:
-        return "broken PNG chunk b'IHDR' (CRC mismatch)"
-    width, height, depth, colour, compression, filtering, interlace = _PNG_IHDR.unpack_from(
-        data, 16
-    )
-    if not width or not height or (depth, colour) not in _PNG_DEPTHS:
-        return f"unsupported PNG header ({width}x{height}, depth {depth}, colour {colour})"
-    if compression or filtering or interlace > 1:
-        return "unknown PNG compression, filter or interlace method"
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit is not None and width * height > limit:
-        message = f"image size ({width * height} pixels) exceeds limit of {limit} pixels"
-        if width * height > 2 * limit:
-            raise Image.DecompressionBombError(message + ", could be decompression bomb")
-        warnings.warn(message, Image.DecompressionBombWarning, stacklevel=4)
-    view = memoryview(data)
-    pos, has_data = 33, False
-    while True:
-        if pos + 12 > end:
-            # Like a decoder, accept a file that ends after its image data.
-            return None if has_data else "truncated PNG (no image data)"
-        length, kind = _PNG_CHUNK_HEAD.unpack_from(data, pos)
-        if has_data and kind != b"IDAT":
-            return None  # the image data is complete; decoders ignore what follows
-        body_end = pos + 8 + length
-        if body_end + 4 > end:
-            return f"truncated PNG chunk {kind!r}"
-        if zlib.crc32(view[pos + 4 : body_end]) != _PNG_CRC.unpack_from(data, body_end)[0]:
-            return f"broken PNG chunk {kind!r} (CRC mismatch)"
-        if kind == b"IEND":
-            return "PNG has no image data"
-        has_data = kind == b"IDAT"
-        pos = body_end + 4
-
-
 def _check_encoded(data: bytes, where: str) -> None:
-    """Checks that encoded bytes are a complete, intact image without decoding pixels.
+    """Checks that encoded bytes are a complete, intact image, before anything is sent.
 
-    PNG files are walked chunk by chunk, header and CRCs checked up to the end of the
-    image data, which catches truncation and corrupted bytes at a small fraction of
-    the cost of inflating the pixels; the ensemble decodes them on the server, which
-    answers INVALID_ARG (also :class:`InvalidInputError`) in the unlikely case of a
-    well-formed but undecodable file. JPEG files are decoded at the smallest DCT
-    scale (every entropy-coded byte is still read); other formats are fully decoded.
-    Both apply Pillow's decompression-bomb limit.
+    ``Image.open`` reads the header and applies Pillow's decompression-bomb limit
+    (``Image.MAX_IMAGE_PIXELS``: a warning above it, an error above twice it). PNG
+    files are then checked with Pillow's ``verify()``, which reads every chunk up to
+    ``IEND`` and checks its CRC without inflating the pixels: truncation and corrupted
+    bytes are caught at a small fraction of the cost of decoding. The ensemble decodes
+    the image on the server, which answers INVALID_ARG (also
+    :class:`InvalidInputError`) in the unlikely case of a well-formed but undecodable
+    file. Pillow verifies no other format, so JPEG files are decoded at the smallest
+    DCT scale (every entropy-coded byte is still read) and other formats in full.
 
     Args:
         data: Encoded image file.
         where: Name of the argument for error messages.
 
     Raises:
-        InvalidInputError: If the bytes are not an intact image.
+        InvalidInputError: If the bytes are not an intact image, or exceed twice
+            Pillow's pixel limit.
     """
     try:
-        if data.startswith(_PNG_SIGNATURE):
-            problem = _png_problem(data)
-            if problem is not None:
-                raise InvalidInputError(f"{where}: not a decodable image ({problem})")
-            return
         with Image.open(BytesIO(data)) as image:
+            if image.format == "PNG":
+                image.verify()
+                return
             if image.format == "JPEG":
                 image.draft(None, (1, 1))
             image.load()

@@ -1,4 +1,4 @@
-"""Recommendation: result type, expected signature, validation, building and parsing."""
+"""Recommendation: result type, expected signature and the call plan (validate, build, parse)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from clients._core.plan import chunks
 from clients._core.request import InferRequest, InferResponse, InputTensor
 from clients._core.signature import ANY_DIM, ModelInfo, ModelSignature, TensorSpec
 from clients.errors import InvalidInputError, ServerError
@@ -16,6 +17,7 @@ __all__ = [
     "RECOMMENDATION_MODEL",
     "SIGNATURE",
     "Recommendation",
+    "RecommendationPlan",
     "build_request",
     "model_top_k",
     "parse_recommendations",
@@ -44,10 +46,14 @@ class Recommendation:
     Attributes:
         item_id: Catalogue id of the item.
         score: Model score (higher is better).
+        model_name: Model that answered.
+        model_version: Version that answered.
     """
 
     item_id: int
     score: float
+    model_name: str
+    model_version: str
 
 
 def validate_user_ids(user_ids: Sequence[int]) -> list[int]:
@@ -162,17 +168,50 @@ def parse_recommendations(
     # Plain Python on tolist() rows: for K of a few dozen this beats numpy's argsort and
     # fancy indexing, whose fixed cost (and cold caches after waiting on the network)
     # dominate. tolist() yields the same Python ints/floats int()/float() would.
+    name, version = response.model_name, response.model_version
     results = []
     for row_ids, row_scores in zip(ids.tolist(), scores.tolist(), strict=True):
         total = sum(row_scores)
         if total == total and row_scores == sorted(row_scores, reverse=True):
             # No NaN and already best-first, as models usually return their top K.
             top = zip(row_ids[:k], row_scores[:k], strict=True)
-            results.append([Recommendation(i, s) for i, s in top])
+            results.append([Recommendation(i, s, name, version) for i, s in top])
         else:
             order = _top_order(row_scores, k)
-            results.append([Recommendation(row_ids[j], row_scores[j]) for j in order])
+            results.append(
+                [Recommendation(row_ids[j], row_scores[j], name, version) for j in order]
+            )
     return results
+
+
+class RecommendationPlan:
+    """One validated ``recommend_batch`` call (a :class:`~clients._core.plan.CallPlan`).
+
+    Args:
+        user_ids: User ids (checked first; may be empty).
+        k: Items wanted per user (checked against the model's K in :meth:`requests`).
+
+    Raises:
+        InvalidInputError: Naming the first bad id, or a bad ``k``.
+    """
+
+    __slots__ = ("k", "rows", "user_ids")
+    model = RECOMMENDATION_MODEL
+    signature = SIGNATURE
+
+    def __init__(self, user_ids: Sequence[int], k: int) -> None:
+        self.user_ids = validate_user_ids(user_ids) if len(user_ids) else []
+        self.k = validate_k(k)
+        self.rows = len(self.user_ids)
+
+    def requests(self, info: ModelInfo, version: str) -> list[InferRequest]:
+        """Checks ``k`` against the model's K, then one request per run of users."""
+        validate_k(self.k, model_top_k(info))
+        return [build_request(run, self.model, version) for run in chunks(self.user_ids, info)]
+
+    def parse(self, request: InferRequest, response: InferResponse) -> list[list[Recommendation]]:
+        """One list per user, best first (see ``CallPlan.parse``)."""
+        return parse_recommendations(response, self.k, request.inputs[0].data.shape[0])
 
 
 def _top_order(scores: list[float], k: int) -> list[int]:

@@ -7,11 +7,11 @@ inherit this and only add the calls, sleeps and awaits.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from clients._config import Settings
-from clients._core.error_table import is_retryable
+from clients._core.readiness import ReadinessPoll
 from clients._core.signature import ModelInfo, ModelSignature, check_metadata
 from clients.errors import ClientError
 
@@ -23,12 +23,22 @@ class SessionCore:
 
     Args:
         settings: The client's validated configuration.
+
+    Attributes:
+        settings: The client's validated configuration.
+        retries: Retries made so far, over all calls (each one a request sent again
+            after a transient failure).
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.retries = 0
         self._models: dict[str, ModelInfo] = {}
         self._default_timeout_s = settings.timeouts.request_s
+
+    def _timeout_s(self, timeout_s: float | None) -> float:
+        """The limit of each request of a call (``None``: the client's default)."""
+        return self._default_timeout_s if timeout_s is None else self.settings.timeout(timeout_s)
 
     def _check_and_cache(
         self,
@@ -42,10 +52,18 @@ class SessionCore:
         self._models[name] = info
         return info
 
-    def _may_retry(self, attempt: int, exc: ClientError) -> bool:
-        """Whether attempt number ``attempt`` (1-based), failed with ``exc``, is retried."""
-        return attempt < self.settings.retry.max_attempts and is_retryable(exc)
+    def _retry_delay_s(
+        self, exc: ClientError, failed_attempts: int, elapsed_s: float
+    ) -> float | None:
+        """The delay before retrying a failed request, or None when ``exc`` must propagate."""
+        delay_s = self.settings.retry.retry_delay_s(
+            failed_attempts, elapsed_s, exc, random.random()
+        )
+        if delay_s is not None:
+            self.retries += 1
+        return delay_s
 
-    def _backoff_s(self, retry_number: int) -> float:
-        """The jittered delay before retry ``retry_number`` (1 for the first retry)."""
-        return self.settings.retry.backoff_s(retry_number, random.random())
+    def _readiness_poll(self, models: Sequence[str], timeout_s: float, now: float) -> ReadinessPoll:
+        """The poll of one ``wait_until_ready`` call, started at clock reading ``now``."""
+        settings = self.settings
+        return ReadinessPoll(models, settings.version, timeout_s, settings.timeouts.request_s, now)

@@ -1,10 +1,10 @@
 """What every transport is and does (sync and async twins, same method names).
 
-The metadata-side methods (liveness, readiness, metadata, config) are written once
-here for both protocols: the four tritonclient clients share their method names and
-arguments. A transport supplies only what touches the wire: ``_call`` (invoke one
-tritonclient method by name, bounded in time, errors translated), ``infer`` (the hot
-path, written out per transport) and ``close``.
+A transport is a protocol half (:class:`Wire`: how HTTP or gRPC builds inputs,
+headers and responses) combined with a flavour half (:class:`SyncTransport` or
+:class:`AsyncTransport`: ``query`` and ``infer``, each one line over ``_call``). A
+concrete transport supplies only what touches the wire: ``_call`` (invoke one
+tritonclient method by name, bounded in time, errors translated) and ``close``.
 """
 
 from __future__ import annotations
@@ -13,16 +13,19 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from clients._core.request import InferRequest, InferResponse
+import numpy as np
+import numpy.typing as npt
 
-__all__ = ["AsyncTransport", "OutputCache", "ProtocolOptions", "SyncTransport", "what"]
+from clients._config import Settings
+from clients._core.query import Query, what
+from clients._core.request import InferRequest, InferResponse, InputTensor
+from clients._twins import twin_of
+from clients.errors import ClientError
+
+__all__ = ["AsyncTransport", "OutputCache", "SyncTransport", "Wire"]
 
 OutputT = TypeVar("OutputT")
-
-
-def what(name: str | None) -> str:
-    """Names the target of a call in error messages: ``model 'x'`` or ``server``."""
-    return f"model '{name}'" if name else "server"
+T = TypeVar("T")
 
 
 class OutputCache(Generic[OutputT]):
@@ -48,101 +51,143 @@ class OutputCache(Generic[OutputT]):
         return outputs
 
 
-class ProtocolOptions:
-    """Protocol-specific details of the metadata calls, shared by both flavours."""
+class Wire(ABC):
+    """The protocol half of a transport, shared by its sync and async flavours.
 
-    # Extra keyword arguments for calls answering with metadata or config.
+    Args:
+        settings: The client's configuration: endpoint, timeouts, TLS and headers (HTTP
+            sends headers as given; gRPC sends them as metadata, keys lower-cased).
+    """
+
+    # Extra keyword arguments of the calls that answer with a dict (Query.json).
     _JSON_KWARGS: ClassVar[Mapping[str, Any]] = {}
 
+    def __init__(self, settings: Settings) -> None:
+        self._headers = self._header_map(settings.headers)
+        self._outputs = OutputCache(self._requested_output)
+
     @staticmethod
-    def _unwrap_config(raw: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Returns the model configuration inside a raw config answer."""
-        return raw
+    @abstractmethod
+    def _header_map(headers: Mapping[str, str]) -> dict[str, str]:
+        """Returns the headers as this protocol sends them."""
+
+    @abstractmethod
+    def _request_headers(self) -> dict[str, str] | None:
+        """Returns the headers argument of one call."""
+
+    @abstractmethod
+    def _start(self, client: Any, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
+        """Calls ``client.method`` with this protocol's headers (and deadline, if it has one).
+
+        Returns what tritonclient returns: the answer, or an awaitable of it.
+        """
+
+    @staticmethod
+    @abstractmethod
+    def _translate(exc: BaseException, what: str) -> ClientError:
+        """Translates a protocol-side exception (see the transports' boundary functions)."""
+
+    @staticmethod
+    @abstractmethod
+    def _input(tensor: InputTensor) -> Any:
+        """Builds the protocol's input object, holding the tensor's data."""
+
+    @staticmethod
+    @abstractmethod
+    def _requested_output(name: str) -> Any:
+        """Builds the protocol's requested-output object."""
+
+    @staticmethod
+    @abstractmethod
+    def _answered(body: Any) -> tuple[str, str]:
+        """Returns (model name, model version) of a response body; empty if absent."""
+
+    def _query_kwargs(self, query: Query[Any]) -> Mapping[str, Any]:
+        return self._JSON_KWARGS if query.json else {}
+
+    def _infer_args(self, request: InferRequest) -> tuple[Any, ...]:
+        # Inputs are built per call: an input object holds the request's data, so
+        # sharing one between calls (or threads) is unsafe.
+        inputs = [self._input(tensor) for tensor in request.inputs]
+        return (
+            request.model_name, inputs, request.model_version, self._outputs.get(request.outputs)
+        )
+
+    def _response(self, request: InferRequest, result: Any) -> InferResponse:
+        try:
+            name, version = self._answered(result.get_response())
+            arrays: dict[str, npt.NDArray[np.generic]] = {}
+            for output in request.outputs:
+                array = result.as_numpy(output)
+                if array is not None:
+                    arrays[output] = array
+        except Exception as exc:
+            raise self._translate(exc, what(request.model_name)) from exc
+        return InferResponse(
+            model_name=name or request.model_name,
+            model_version=version or request.model_version,
+            outputs=arrays,
+        )
 
 
-class SyncTransport(ProtocolOptions, ABC):
+class SyncTransport(Wire):
     """Blocking transport. Every method raises only :class:`clients.errors.ClientError`."""
 
+    _client: Any
+
     @abstractmethod
-    def _call(self, target: str, timeout_s: float, method: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
         """Calls tritonclient method ``method``, bounded by ``timeout_s``, errors translated."""
 
-    def server_live(self, timeout_s: float) -> bool:
-        """Returns whether the server reports itself live."""
-        return bool(self._call("server", timeout_s, "is_server_live"))
+    def query(self, query: Query[T], timeout_s: float) -> T:
+        """Runs one metadata-side call and reads its answer."""
+        kwargs = self._query_kwargs(query)
+        return query.read(self._call(query.target, timeout_s, query.method, *query.args, **kwargs))
 
-    def server_ready(self, timeout_s: float) -> bool:
-        """Returns whether the server reports itself ready."""
-        return bool(self._call("server", timeout_s, "is_server_ready"))
-
-    def model_ready(self, name: str, version: str, timeout_s: float) -> bool:
-        """Returns whether the model (version ``""`` = server's choice) is ready."""
-        return bool(self._call(what(name), timeout_s, "is_model_ready", name, version))
-
-    def model_metadata(self, name: str, version: str, timeout_s: float) -> Mapping[str, Any]:
-        """Returns model metadata as a KServe v2 style dict."""
-        result: Mapping[str, Any] = self._call(
-            what(name), timeout_s, "get_model_metadata", name, version, **self._JSON_KWARGS
-        )
-        return result
-
-    def model_config(self, name: str, version: str, timeout_s: float) -> Mapping[str, Any]:
-        """Returns the model configuration as a dict (snake_case keys)."""
-        raw: Mapping[str, Any] = self._call(
-            what(name), timeout_s, "get_model_config", name, version, **self._JSON_KWARGS
-        )
-        return self._unwrap_config(raw)
-
-    @abstractmethod
     def infer(self, request: InferRequest, timeout_s: float) -> InferResponse:
         """Runs one inference."""
+        target, args = what(request.model_name), self._infer_args(request)
+        return self._response(request, self._call(target, timeout_s, "infer", *args))
 
-    @abstractmethod
     def close(self) -> None:
         """Releases connections."""
+        self._client.close()
 
 
-class AsyncTransport(ProtocolOptions, ABC):
+class AsyncTransport(Wire):
     """Asyncio transport: the coroutine twin of :class:`SyncTransport`."""
 
+    _client: Any = None
+
     @abstractmethod
-    async def _call(
-        self, target: str, timeout_s: float, method: str, *args: Any, **kwargs: Any
-    ) -> Any:
+    async def _call(self, what: str, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
         """Calls tritonclient method ``method``, bounded by ``timeout_s``, errors translated."""
 
-    async def server_live(self, timeout_s: float) -> bool:
-        """Returns whether the server reports itself live."""
-        return bool(await self._call("server", timeout_s, "is_server_live"))
+    @twin_of(SyncTransport.query)
+    async def query(self, query: Query[T], timeout_s: float) -> T:
+        kwargs = self._query_kwargs(query)
+        raw = await self._call(query.target, timeout_s, query.method, *query.args, **kwargs)
+        return query.read(raw)
 
-    async def server_ready(self, timeout_s: float) -> bool:
-        """Returns whether the server reports itself ready."""
-        return bool(await self._call("server", timeout_s, "is_server_ready"))
-
-    async def model_ready(self, name: str, version: str, timeout_s: float) -> bool:
-        """Returns whether the model (version ``""`` = server's choice) is ready."""
-        return bool(await self._call(what(name), timeout_s, "is_model_ready", name, version))
-
-    async def model_metadata(
-        self, name: str, version: str, timeout_s: float
-    ) -> Mapping[str, Any]:
-        """Returns model metadata as a KServe v2 style dict."""
-        result: Mapping[str, Any] = await self._call(
-            what(name), timeout_s, "get_model_metadata", name, version, **self._JSON_KWARGS
-        )
-        return result
-
-    async def model_config(self, name: str, version: str, timeout_s: float) -> Mapping[str, Any]:
-        """Returns the model configuration as a dict (snake_case keys)."""
-        raw: Mapping[str, Any] = await self._call(
-            what(name), timeout_s, "get_model_config", name, version, **self._JSON_KWARGS
-        )
-        return self._unwrap_config(raw)
-
-    @abstractmethod
+    @twin_of(SyncTransport.infer)
     async def infer(self, request: InferRequest, timeout_s: float) -> InferResponse:
-        """Runs one inference."""
+        args = self._infer_args(request)
+        result = await self._call(what(request.model_name), timeout_s, "infer", *args)
+        return self._response(request, result)
 
     @abstractmethod
+    def _open(self) -> Any:
+        """Creates the tritonclient asyncio client (called inside the running loop)."""
+
+    def _get_client(self) -> Any:
+        # aiohttp sessions and grpc.aio channels bind to the running event loop, so the
+        # client is created on first use.
+        if self._client is None:
+            self._client = self._open()
+        return self._client
+
+    @twin_of(SyncTransport.close)
     async def close(self) -> None:
-        """Releases connections."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()

@@ -9,28 +9,17 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import grpc
-import numpy as np
-import numpy.typing as npt
 import tritonclient.grpc as grpcclient
 import tritonclient.grpc.aio as aiogrpcclient
 from tritonclient.utils import InferenceServerException
 
 from clients._config import Settings
-from clients._core.error_table import GRPC_STATUS_ERRORS, error_for_status
-from clients._core.request import InferRequest, InferResponse, triton_datatype
-from clients._transport.base import (
-    AsyncTransport,
-    OutputCache,
-    ProtocolOptions,
-    SyncTransport,
-    what,
-)
+from clients._core.error_table import GRPC_STATUS_ERRORS, translate_error
+from clients._core.request import InputTensor, triton_datatype
+from clients._transport.base import AsyncTransport, SyncTransport, Wire
 from clients.errors import (
     ClientError,
     ConfigurationError,
-    ServerError,
-    ServerUnavailableError,
-    TimeoutError,
 )
 
 __all__ = ["AsyncGrpcTransport", "GrpcTransport", "translate_grpc_error"]
@@ -60,33 +49,28 @@ def _status_name(exc: InferenceServerException) -> str | None:
     return name if name in grpc.StatusCode.__members__ else None
 
 
-def translate_grpc_error(exc: BaseException, what: str) -> ClientError:
-    """The single boundary turning gRPC-side exceptions into client errors.
+def _grpc_status(exc: BaseException) -> tuple[str | None, str] | None:
+    if isinstance(exc, InferenceServerException):
+        return _status_name(exc), exc.message()
+    if isinstance(exc, grpc.RpcError) and isinstance(exc, grpc.Call):
+        return str(exc.code().name), str(exc.details())
+    return None
 
-    Classification is by ``grpc.StatusCode`` or exception type only, never by message text.
+
+_TIMEOUTS = (builtins.TimeoutError, asyncio.TimeoutError)
+
+
+def translate_grpc_error(exc: BaseException, what: str) -> ClientError:
+    """The gRPC boundary: :func:`~clients._core.error_table.translate_error` by status code.
 
     Args:
         exc: The exception raised by tritonclient, grpc or the socket layer.
         what: What was being called, e.g. ``"model 'recommendation'"``.
 
     Returns:
-        The client error to raise (the caller chains ``exc`` as ``__cause__``).
+        The client error to raise.
     """
-    if isinstance(exc, ClientError):
-        return exc
-    if isinstance(exc, InferenceServerException):
-        name = _status_name(exc)
-        message = f"{what}: {exc.message()}"
-        if name is None:
-            return ServerError(message)
-        return error_for_status(GRPC_STATUS_ERRORS, name, message)
-    if isinstance(exc, grpc.RpcError) and isinstance(exc, grpc.Call):
-        return error_for_status(GRPC_STATUS_ERRORS, exc.code().name, f"{what}: {exc.details()}")
-    if isinstance(exc, builtins.TimeoutError | asyncio.TimeoutError):
-        return TimeoutError(f"{what}: no answer before the deadline")
-    if isinstance(exc, OSError):
-        return ServerUnavailableError(f"{what}: server unreachable ({type(exc).__name__})")
-    return ServerError(f"{what}: unexpected {type(exc).__name__}: {exc}")
+    return translate_error(exc, what, GRPC_STATUS_ERRORS, _grpc_status, _TIMEOUTS, (OSError,))
 
 
 def _client_kwargs(settings: Settings) -> dict[str, Any]:
@@ -108,138 +92,70 @@ def _client_kwargs(settings: Settings) -> dict[str, Any]:
     return kwargs
 
 
-def _inputs(request: InferRequest) -> list[grpcclient.InferInput]:
-    # Built per call: an InferInput holds the request's data, so sharing one between
-    # calls (or threads) is unsafe.
-    inputs = []
-    for tensor in request.inputs:
-        data = tensor.data
-        item = grpcclient.InferInput(tensor.name, list(data.shape), triton_datatype(data))
-        item.set_data_from_numpy(data)
-        inputs.append(item)
-    return inputs
-
-
-def _response(request: InferRequest, result: Any) -> InferResponse:
-    body = result.get_response()
-    arrays: dict[str, npt.NDArray[np.generic]] = {}
-    for name in request.outputs:
-        array = result.as_numpy(name)
-        if array is not None:
-            arrays[name] = array
-    return InferResponse(
-        model_name=str(body.model_name or request.model_name),
-        model_version=str(body.model_version or request.model_version),
-        outputs=arrays,
-    )
-
-
-def _headers(headers: Mapping[str, str]) -> dict[str, str]:
-    # gRPC metadata keys must be lower case.
-    return {key.lower(): value for key, value in headers.items()}
-
-
-class _Grpc(ProtocolOptions):
-    """What both gRPC transports send with the metadata calls."""
+class _Grpc(Wire):
+    """What both gRPC transports send and how they read answers."""
 
     _JSON_KWARGS: ClassVar[Mapping[str, Any]] = {"as_json": True}
 
     @staticmethod
-    def _unwrap_config(raw: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Returns the model configuration inside a raw config answer."""
-        config: Mapping[str, Any] = raw.get("config", raw)
-        return config
+    def _header_map(headers: Mapping[str, str]) -> dict[str, str]:
+        # gRPC metadata keys must be lower case.
+        return {key.lower(): value for key, value in headers.items()}
+
+    def _request_headers(self) -> dict[str, str] | None:
+        return self._headers or None
+
+    def _start(self, client: Any, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
+        headers = self._request_headers()
+        return getattr(client, method)(*args, headers=headers, client_timeout=timeout_s, **kw)
+
+    _translate = staticmethod(translate_grpc_error)
+
+    @staticmethod
+    def _input(tensor: InputTensor) -> grpcclient.InferInput:
+        data = tensor.data
+        item = grpcclient.InferInput(tensor.name, list(data.shape), triton_datatype(data))
+        item.set_data_from_numpy(data)
+        return item
+
+    @staticmethod
+    def _requested_output(name: str) -> grpcclient.InferRequestedOutput:
+        return grpcclient.InferRequestedOutput(name)
+
+    @staticmethod
+    def _answered(body: Any) -> tuple[str, str]:
+        return str(body.model_name), str(body.model_version)
 
 
 class GrpcTransport(_Grpc, SyncTransport):
-    """Blocking gRPC transport.
-
-    Args:
-        settings: The client's configuration; headers are sent as gRPC metadata
-            (keys lower-cased) and gRPC fails fast on refused connections.
-    """
+    """Blocking gRPC transport (fails fast on refused connections)."""
 
     def __init__(self, settings: Settings) -> None:
-        self._headers = _headers(settings.headers)
-        self._outputs = OutputCache(grpcclient.InferRequestedOutput)
+        super().__init__(settings)
         self._client = grpcclient.InferenceServerClient(
             settings.endpoint.address, **_client_kwargs(settings)
         )
 
-    def _call(self, target: str, timeout_s: float, method: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
         try:
-            call = getattr(self._client, method)
-            return call(*args, headers=self._headers, client_timeout=timeout_s, **kwargs)
+            return self._start(self._client, timeout_s, method, *args, **kw)
         except Exception as exc:
-            raise translate_grpc_error(exc, target) from exc
-
-    def infer(self, request: InferRequest, timeout_s: float) -> InferResponse:
-        """Runs one inference (the hot path: no closures, outputs built once)."""
-        try:
-            result = self._client.infer(
-                request.model_name,
-                _inputs(request),
-                model_version=request.model_version,
-                outputs=self._outputs.get(request.outputs),
-                headers=self._headers or None,
-                client_timeout=timeout_s,
-            )
-            return _response(request, result)
-        except Exception as exc:
-            raise translate_grpc_error(exc, what(request.model_name)) from exc
-
-    def close(self) -> None:
-        """Closes the channel."""
-        self._client.close()
+            raise translate_grpc_error(exc, what) from exc
 
 
 class AsyncGrpcTransport(_Grpc, AsyncTransport):
-    """Asyncio gRPC transport; twin of :class:`GrpcTransport`.
-
-    Args:
-        settings: The client's configuration; headers are sent as gRPC metadata
-            (keys lower-cased).
-    """
+    """Asyncio gRPC transport; twin of :class:`GrpcTransport`."""
 
     def __init__(self, settings: Settings) -> None:
-        self._headers = _headers(settings.headers)
+        super().__init__(settings)
         self._kwargs = _client_kwargs(settings)
         self._address = settings.endpoint.address
-        self._client: Any = None
-        self._outputs = OutputCache(grpcclient.InferRequestedOutput)
 
-    def _get_client(self) -> Any:
-        # grpc.aio channels bind to the running event loop: create lazily.
-        if self._client is None:
-            self._client = aiogrpcclient.InferenceServerClient(self._address, **self._kwargs)
-        return self._client
+    def _open(self) -> Any:
+        return aiogrpcclient.InferenceServerClient(self._address, **self._kwargs)
 
-    async def _call(
-        self, target: str, timeout_s: float, method: str, *args: Any, **kwargs: Any
-    ) -> Any:
+    async def _call(self, what: str, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
         try:
-            call = getattr(self._get_client(), method)
-            return await call(*args, headers=self._headers, client_timeout=timeout_s, **kwargs)
+            return await self._start(self._get_client(), timeout_s, method, *args, **kw)
         except Exception as exc:
-            raise translate_grpc_error(exc, target) from exc
-
-    async def infer(self, request: InferRequest, timeout_s: float) -> InferResponse:
-        """Runs one inference (the hot path: no closures, outputs built once)."""
-        try:
-            result = await self._get_client().infer(
-                request.model_name,
-                _inputs(request),
-                model_version=request.model_version,
-                outputs=self._outputs.get(request.outputs),
-                headers=self._headers or None,
-                client_timeout=timeout_s,
-            )
-            return _response(request, result)
-        except Exception as exc:
-            raise translate_grpc_error(exc, what(request.model_name)) from exc
-
-    async def close(self) -> None:
-        """Closes the channel."""
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
+            raise translate_grpc_error(exc, what) from exc

@@ -6,102 +6,90 @@ import asyncio
 import builtins
 import os
 import ssl
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
 import gevent
-import numpy as np
-import numpy.typing as npt
 import tritonclient.http as httpclient
 import tritonclient.http.aio as aiohttpclient
 from geventhttpclient.response import HTTPParseError
 from tritonclient.utils import InferenceServerException
 
 from clients._config import Settings, TlsOptions
-from clients._core.error_table import HTTP_STATUS_ERRORS, error_for_status
-from clients._core.request import InferRequest, InferResponse, triton_datatype
-from clients._transport.base import AsyncTransport, OutputCache, SyncTransport, what
-from clients.errors import ClientError, ServerError, ServerUnavailableError, TimeoutError
+from clients._core.error_table import HTTP_STATUS_ERRORS, translate_error
+from clients._core.request import InputTensor, triton_datatype
+from clients._transport.base import AsyncTransport, SyncTransport, Wire
+from clients.errors import ClientError
 
 __all__ = ["AsyncHttpTransport", "HttpTransport", "translate_http_error"]
 
 
-def translate_http_error(exc: BaseException, what: str) -> ClientError:
-    """The single boundary turning HTTP-side exceptions into client errors.
+_TIMEOUTS = (builtins.TimeoutError, asyncio.TimeoutError, gevent.Timeout)
+_UNREACHABLE = (
+    OSError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, HTTPParseError
+)
 
-    Classification is by HTTP status or exception type only, never by message text.
+
+def _http_status(exc: BaseException) -> tuple[int | None, str] | None:
+    if not isinstance(exc, InferenceServerException):
+        return None
+    status = exc.status()
+    return (int(status) if str(status).isdigit() else None), exc.message()
+
+
+def translate_http_error(exc: BaseException, what: str) -> ClientError:
+    """The HTTP boundary: :func:`~clients._core.error_table.translate_error` by HTTP status.
 
     Args:
         exc: The exception raised by tritonclient, aiohttp, geventhttpclient or sockets.
         what: What was being called, e.g. ``"model 'recommendation'"``.
 
     Returns:
-        The client error to raise (the caller chains ``exc`` as ``__cause__``).
+        The client error to raise.
     """
-    if isinstance(exc, ClientError):
-        return exc
-    if isinstance(exc, InferenceServerException):
-        status = exc.status()
-        message = f"{what}: {exc.message()}"
-        if status is not None and str(status).isdigit():
-            return error_for_status(HTTP_STATUS_ERRORS, int(status), message)
-        return ServerError(message)
-    if isinstance(exc, builtins.TimeoutError | asyncio.TimeoutError | gevent.Timeout):
-        return TimeoutError(f"{what}: no answer before the deadline")
-    if isinstance(
-        exc, OSError | aiohttp.ClientConnectionError | aiohttp.ClientPayloadError | HTTPParseError
-    ):
-        return ServerUnavailableError(f"{what}: server unreachable ({type(exc).__name__})")
-    return ServerError(f"{what}: unexpected {type(exc).__name__}: {exc}")
+    return translate_error(exc, what, HTTP_STATUS_ERRORS, _http_status, _TIMEOUTS, _UNREACHABLE)
 
 
-def _inputs(request: InferRequest) -> list[httpclient.InferInput]:
-    # Built per call: an InferInput holds the request's data, so sharing one between
-    # calls (or threads) is unsafe.
-    inputs = []
-    for tensor in request.inputs:
+class _Http(Wire):
+    """What both HTTP transports send and how they read answers."""
+
+    @staticmethod
+    def _header_map(headers: Mapping[str, str]) -> dict[str, str]:
+        return dict(headers)
+
+    def _request_headers(self) -> dict[str, str] | None:
+        # tritonclient adds "Inference-Header-Content-Length" to the dict it is given, so
+        # each call gets its own copy (None, like a bare tritonclient call, when empty).
+        return dict(self._headers) if self._headers else None
+
+    def _start(self, client: Any, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
+        return getattr(client, method)(*args, headers=self._request_headers(), **kw)
+
+    _translate = staticmethod(translate_http_error)
+
+    @staticmethod
+    def _input(tensor: InputTensor) -> httpclient.InferInput:
         data = tensor.data
         item = httpclient.InferInput(tensor.name, list(data.shape), triton_datatype(data))
         item.set_data_from_numpy(data, binary_data=True)
-        inputs.append(item)
-    return inputs
+        return item
+
+    @staticmethod
+    def _requested_output(name: str) -> httpclient.InferRequestedOutput:
+        return httpclient.InferRequestedOutput(name, binary_data=True)
+
+    @staticmethod
+    def _answered(body: Any) -> tuple[str, str]:
+        return str(body.get("model_name", "")), str(body.get("model_version", ""))
 
 
-def _requested_output(name: str) -> httpclient.InferRequestedOutput:
-    return httpclient.InferRequestedOutput(name, binary_data=True)
-
-
-def _request_headers(headers: dict[str, str]) -> dict[str, str] | None:
-    # tritonclient adds "Inference-Header-Content-Length" to the dict it is given, so
-    # each call gets its own copy (None, like a bare tritonclient call, when empty).
-    return dict(headers) if headers else None
-
-
-def _response(request: InferRequest, result: Any) -> InferResponse:
-    body = result.get_response()
-    arrays: dict[str, npt.NDArray[np.generic]] = {}
-    for name in request.outputs:
-        array = result.as_numpy(name)
-        if array is not None:
-            arrays[name] = array
-    return InferResponse(
-        model_name=str(body.get("model_name", request.model_name)),
-        model_version=str(body.get("model_version", request.model_version)),
-        outputs=arrays,
-    )
-
-
-class HttpTransport(SyncTransport):
-    """Blocking HTTP transport (geventhttpclient underneath).
-
-    Args:
-        settings: The client's configuration (endpoint, timeouts, TLS, headers).
-    """
+class HttpTransport(_Http, SyncTransport):
+    """Blocking HTTP transport (geventhttpclient underneath)."""
 
     def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         endpoint, tls = settings.endpoint, settings.tls
-        self._headers = dict(settings.headers)
-        self._outputs = OutputCache(_requested_output)
         options: dict[str, Any] | None = None
         if endpoint.tls:
             tls = tls or TlsOptions()
@@ -120,31 +108,12 @@ class HttpTransport(SyncTransport):
             insecure=bool(tls and tls.insecure_skip_verify),
         )
 
-    def _call(self, target: str, timeout_s: float, method: str, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, what: str, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
         try:
             with gevent.Timeout(timeout_s):
-                return getattr(self._client, method)(*args, headers=self._headers, **kwargs)
+                return self._start(self._client, timeout_s, method, *args, **kw)
         except (Exception, gevent.Timeout) as exc:
-            raise translate_http_error(exc, target) from exc
-
-    def infer(self, request: InferRequest, timeout_s: float) -> InferResponse:
-        """Runs one inference (the hot path: no closures, outputs built once)."""
-        try:
-            with gevent.Timeout(timeout_s):
-                result = self._client.infer(
-                    request.model_name,
-                    _inputs(request),
-                    model_version=request.model_version,
-                    outputs=self._outputs.get(request.outputs),
-                    headers=_request_headers(self._headers),
-                )
-            return _response(request, result)
-        except (Exception, gevent.Timeout) as exc:
-            raise translate_http_error(exc, what(request.model_name)) from exc
-
-    def close(self) -> None:
-        """Closes the connection pool."""
-        self._client.close()
+            raise translate_http_error(exc, what) from exc
 
 
 def _ssl_context(tls: TlsOptions | None) -> ssl.SSLContext:
@@ -160,59 +129,25 @@ def _ssl_context(tls: TlsOptions | None) -> ssl.SSLContext:
     return context
 
 
-class AsyncHttpTransport(AsyncTransport):
-    """Asyncio HTTP transport (aiohttp underneath); twin of :class:`HttpTransport`.
-
-    Args:
-        settings: The client's configuration (endpoint, timeouts, TLS, headers).
-    """
+class AsyncHttpTransport(_Http, AsyncTransport):
+    """Asyncio HTTP transport (aiohttp underneath); twin of :class:`HttpTransport`."""
 
     def __init__(self, settings: Settings) -> None:
-        self._headers = dict(settings.headers)
+        super().__init__(settings)
         self._settings = settings
-        self._client: Any = None
-        self._outputs = OutputCache(_requested_output)
 
-    def _get_client(self) -> Any:
-        # aiohttp sessions must be created inside a running event loop.
-        if self._client is None:
-            endpoint = self._settings.endpoint
-            self._client = aiohttpclient.InferenceServerClient(
-                endpoint.address,
-                conn_timeout=self._settings.timeouts.request_s,
-                ssl=endpoint.tls,
-                ssl_context=_ssl_context(self._settings.tls) if endpoint.tls else None,
-            )
-        return self._client
+    def _open(self) -> Any:
+        endpoint = self._settings.endpoint
+        return aiohttpclient.InferenceServerClient(
+            endpoint.address,
+            conn_timeout=self._settings.timeouts.request_s,
+            ssl=endpoint.tls,
+            ssl_context=_ssl_context(self._settings.tls) if endpoint.tls else None,
+        )
 
-    async def _call(
-        self, target: str, timeout_s: float, method: str, *args: Any, **kwargs: Any
-    ) -> Any:
+    async def _call(self, what: str, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
         try:
-            call = getattr(self._get_client(), method)
-            return await asyncio.wait_for(call(*args, headers=self._headers, **kwargs), timeout_s)
+            answer = self._start(self._get_client(), timeout_s, method, *args, **kw)
+            return await asyncio.wait_for(answer, timeout_s)
         except Exception as exc:
-            raise translate_http_error(exc, target) from exc
-
-    async def infer(self, request: InferRequest, timeout_s: float) -> InferResponse:
-        """Runs one inference (the hot path: no closures, outputs built once)."""
-        try:
-            result = await asyncio.wait_for(
-                self._get_client().infer(
-                    request.model_name,
-                    _inputs(request),
-                    model_version=request.model_version,
-                    outputs=self._outputs.get(request.outputs),
-                    headers=_request_headers(self._headers),
-                ),
-                timeout_s,
-            )
-            return _response(request, result)
-        except Exception as exc:
-            raise translate_http_error(exc, what(request.model_name)) from exc
-
-    async def close(self) -> None:
-        """Closes the aiohttp session."""
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.close()
+            raise translate_http_error(exc, what) from exc
