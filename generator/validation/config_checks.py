@@ -26,6 +26,7 @@ from generator.validation.reporter import Reporter
 from generator.validation.sequence_controls import check_sequence_controls
 from generator.validation.tensor_types import WILDCARD_DIM, dims_problem, type_name
 from generator.validation.tensor_types import fmt_dims as _fmt
+from generator.validation.warmup import check_warmup
 
 __all__ = ["check_config", "dims_problem", "type_name"]
 
@@ -47,7 +48,7 @@ def check_config(config: mc.ModelConfig, directory_name: str, r: Reporter) -> No
     check_instance_groups(config, r)
     _check_io(config, r)
     _check_batch_io(config, r)
-    _check_warmup(config, r)
+    check_warmup(config, r)
     _check_misc(config, r)
     _check_accelerators(config, r)
     check_model_metrics(config, r)
@@ -406,70 +407,6 @@ def _check_batch_io(config: mc.ModelConfig, r: Reporter) -> None:
                 r.error(f"{field}.target_name[{k}]", "duplicate-target-output",
                         f"batch_output target {target!r} is listed more than once")
             seen.add(target)
-
-
-def _check_warmup(config: mc.ModelConfig, r: Reporter) -> None:
-    if len(config.model_warmup) and is_ensemble(config):
-        r.error("model_warmup", "ensemble-warmup",
-                "model_warmup must not be set for an ensemble")
-        return
-    inputs = {str(io.name): io for io in config.input}
-    mbs = int(config.max_batch_size)
-    for i, warmup in enumerate(config.model_warmup):
-        prefix = f"model_warmup[{i}]"
-        label = f"warm-up {warmup.name!r}" if warmup.name else f"warm-up {i}"
-        if warmup.batch_size > max(mbs, 1):
-            r.error(f"{prefix}.batch_size", "warmup-batch-too-large",
-                    f"{label} batch_size {warmup.batch_size} is larger than max_batch_size "
-                    f"{mbs}")
-        for name in sorted(warmup.inputs):
-            spec = warmup.inputs[name]
-            field = f"{prefix}.inputs[{name}]"
-            bad = dims_problem(spec.dims)
-            if bad:
-                r.error(f"{field}.dims[{bad[0]}]", "invalid-dim",
-                        f"{label} input {name!r} dimension {bad[1]} must be >= 1, or -1")
-            if any(d == WILDCARD_DIM for d in spec.dims):
-                r.error(f"{field}.dims", "warmup-dims-not-concrete",
-                        f"{label} input {name!r} dims {_fmt(spec.dims)} must be concrete "
-                        "(no -1): warm-up data needs a real shape")
-            target = inputs.get(name)
-            if target is None:
-                if inputs:
-                    known = ", ".join(repr(n) for n in inputs)
-                    r.error(field, "warmup-unknown-input",
-                            f"{label} names input {name!r}, which the model does not have; "
-                            f"inputs: {known}")
-                continue
-            if spec.data_type != target.data_type:
-                r.error(f"{field}.data_type", "warmup-data-type-mismatch",
-                        f"{label} input {name!r} has data type {type_name(spec.data_type)} "
-                        f"but the input is {type_name(target.data_type)}")
-            expected = list(target.dims)
-            _check_warmup_dims(list(spec.dims), expected, mbs, f"{field}.dims", label, name, r)
-        for name in inputs:
-            if name not in warmup.inputs and not inputs[name].optional:
-                r.warning(f"{prefix}.inputs", "warmup-input-missing",
-                          f"{label} gives no data for required input {name!r}")
-
-
-def _check_warmup_dims(
-    given: list[int], expected: list[int], mbs: int, field: str, label: str, name: str,
-    r: Reporter,
-) -> None:
-    if not expected or dims_problem(given) or dims_problem(expected):
-        return
-    matches = len(given) == len(expected) and all(
-        e == WILDCARD_DIM or g == e for g, e in zip(given, expected, strict=True)
-    )
-    if matches:
-        return
-    hint = ""
-    if mbs > 0 and len(given) == len(expected) + 1:
-        hint = " (warm-up dims must leave out the batch dimension; set batch_size instead)"
-    r.error(field, "warmup-dims-mismatch",
-            f"{label} input {name!r} dims {_fmt(given)} do not match the input's dims "
-            f"{_fmt(expected)}{hint}")
 
 
 def _check_misc(config: mc.ModelConfig, r: Reporter) -> None:

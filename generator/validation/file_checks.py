@@ -10,6 +10,7 @@ from generator.layout import is_ensemble, model_filenames
 from generator.validation.artifacts import ModelArtifacts
 from generator.validation.reporter import Reporter
 from generator.validation.versions import SPECIAL_FOLDERS, check_version_policy, served_versions
+from generator.validation.warmup import check_warmup_files
 
 __all__ = ["check_files", "count_label_lines", "model_file_in_version"]
 
@@ -41,6 +42,7 @@ def check_files(artifacts: ModelArtifacts, r: Reporter) -> None:
     _check_versions(artifacts, r)
     check_version_policy(artifacts, r)
     _check_labels(artifacts, r)
+    check_warmup_files(artifacts, r)
 
 
 def _check_folders(artifacts: ModelArtifacts, r: Reporter) -> None:

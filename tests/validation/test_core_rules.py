@@ -32,6 +32,11 @@ def _seq(controls: str) -> str:
     return BASE + "sequence_batching { control_input [ " + controls + " ] }"
 
 
+def _warmup(data: str, *, batch: str = "batch_size: 1", name: str = "x") -> str:
+    return (f'\nmodel_warmup [ {{ name: "w" {batch} inputs {{ key: "{name}" value: '
+            f"{{ data_type: TYPE_FP32 dims: [ 3 ] {data} }} }} }} ]")
+
+
 START = '{ name: "START" control [ { kind: CONTROL_SEQUENCE_START %s } ] }'
 BOOL_OK = "int32_false_true: [ 0, 1 ]"
 
@@ -179,6 +184,30 @@ CASES = [
          BASE + "version_policy { latest { num_versions: 0 } }",
          BASE + "version_policy { latest { num_versions: 1 } }",
          "selects none of the versions present [1]"),
+    # GenerateWarmupData
+    Case("warmup-batch-zero", Severity.WARNING, "model_warmup[0].batch_size",
+         BASE + _warmup("zero_data: true", batch=""), BASE + _warmup("zero_data: true"),
+         "Triton skips it"),
+    Case("warmup-input-no-data", Severity.ERROR, "model_warmup[0].inputs[x]",
+         BASE + _warmup(""), BASE + _warmup("random_data: true"),
+         "sets none of zero_data, random_data or input_data_file"),
+    Case("warmup-data-file-missing", Severity.ERROR,
+         "model_warmup[0].inputs[x].input_data_file",
+         BASE + _warmup('input_data_file: "x.bin"'), BASE + _warmup('input_data_file: "x.bin"'),
+         "reads 'warmup/x.bin', which is not in the model folder",
+         files={"1/model.py": "#"}, good_files={"1/model.py": "#", "warmup/x.bin": b"\0" * 12}),
+    Case("warmup-data-file-too-small", Severity.ERROR,
+         "model_warmup[0].inputs[x].input_data_file",
+         BASE + _warmup('input_data_file: "x.bin"'), BASE + _warmup('input_data_file: "x.bin"'),
+         "needs 12 bytes (TYPE_FP32 x [3]) but 'warmup/x.bin' has 4",
+         files={"1/model.py": "#", "warmup/x.bin": b"\0" * 4},
+         good_files={"1/model.py": "#", "warmup/x.bin": b"\0" * 12}),
+    Case("warmup-unknown-input", Severity.ERROR, "model_warmup[1].inputs[z]",
+         _seq(START % BOOL_OK) + _warmup("zero_data: true") + _warmup(
+             "zero_data: true", name="z"),
+         _seq(START % BOOL_OK) + _warmup("zero_data: true") + _warmup(
+             "zero_data: true", name="START"),
+         "names input 'z', which the model does not have"),
     Case("missing-model-file", Severity.ERROR, "version 2",
          BASE, BASE + "version_policy { specific { versions: [ 1 ] } }",
          "version folder '2/' has no model file 'model.py'",
