@@ -100,8 +100,8 @@ def add_tune_parser(
                            f"{','.join(map(str, DEFAULT_CONCURRENCIES))})")
     load.add_argument("--step-s", type=float, default=1.5,
                       help="seconds per concurrency step (1.5)")
-    load.add_argument("--warmup-s", type=float, default=0.5,
-                      help="seconds of unmeasured load after each load (0.5)")
+    load.add_argument("--warmup-s", type=float, default=1.0,
+                      help="seconds of unmeasured load after each load (1)")
     load.add_argument("--verify-s", type=float, default=10.0,
                       help="seconds of the winner's final run (10)")
     return tune

@@ -180,9 +180,9 @@ class TuneReport:
             "quick_best_rps": quick_rps,
             "brute_best_rps": brute_rps,
             "throughput_ratio": quick_rps / brute_rps if brute_rps > 0 else None,
-            "quick_trials": len(quick.trials),
-            "brute_trials": len(brute.trials),
-            "trial_ratio": len(quick.trials) / len(brute.trials) if brute.trials else None,
+            "quick_trials": quick.trial_count,
+            "brute_trials": brute.trial_count,
+            "trial_ratio": quick.trial_count / brute.trial_count if brute.trial_count else None,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -250,7 +250,8 @@ def render_markdown(report: TuneReport) -> str:
     lines += ["## Settings", "",
               f"- server: `{r.server}`",
               f"- host: {r.host.cpu_cores} CPU cores, {r.host.gpus} GPUs",
-              f"- search: {r.search.strategy}, {len(r.search.trials)} trials of a "
+              f"- search: {r.search.strategy}, {len(r.search.trials)} candidates measured "
+              f"(+{len(r.search.confirmations)} confirmations) of a "
               f"{r.search.grid_size}-point grid (budget {r.search.budget}"
               f"{', exhausted' if r.search.budget_exhausted else ''})",
               f"- space: `{json.dumps(r.space.as_dict(), sort_keys=True)}`",
@@ -262,6 +263,10 @@ def render_markdown(report: TuneReport) -> str:
     lines += _trial_rows(r.search.trials, r.winner)
     if r.search.moves:
         lines += ["", "Moves: " + "; ".join(r.search.moves)]
+    if r.search.confirmations:
+        lines += ["", "Confirmations (leaders measured again; the best is chosen on the mean):",
+                  ""]
+        lines += _trial_rows(r.search.confirmations, None)
     if r.comparison is not None:
         lines += ["", f"## Comparison: {r.comparison.strategy} search", ""]
         lines += _trial_rows(r.comparison.trials, None)

@@ -97,7 +97,7 @@ class TuneOptions:
     gpus: int | None = None
     concurrencies: tuple[int, ...] = DEFAULT_CONCURRENCIES
     step_s: float = 1.5
-    warmup_s: float = 0.5
+    warmup_s: float = 1.0
     verify_s: float = 10.0
     targets: Path | None = None
     instance_counts: tuple[int, ...] | None = None
@@ -352,6 +352,7 @@ def tune_model(options: TuneOptions, controller: ModelController, probe: LoadPro
             max_queue_delays_us=options.max_queue_delays_us,
             preferred_batch_sizes=options.preferred_batch_sizes,
             max_batch_sizes=options.max_batch_sizes,
+            min_max_batch_size=max((w.batch_size for w in original.model_warmup), default=1),
         )
         table = load_targets(options.targets)
         max_error = targets_for(table, options.model).max_error_ratio

@@ -23,6 +23,10 @@ Model Analyzer's quick mode:
 Measurements are memoised by canonical candidate, so points that only differ in knobs
 without effect (queue delay with batching off) cost nothing. The default budget is half
 the grid, so quick search never uses more than half the trials of brute search.
+
+**Confirmation.** Both strategies end by measuring their two leading candidates a
+second time (out of their budget, at most a quarter of it) and pick the best on the
+mean, so one lucky measurement does not decide alone.
 """
 
 from __future__ import annotations
@@ -34,13 +38,15 @@ from typing import Any
 
 from loadtests.tune.errors import TuneError
 from loadtests.tune.space import DIMENSIONS, Candidate, Point, SearchSpace
-from loadtests.tune.sweep import TrialResult
+from loadtests.tune.sweep import TrialResult, merge_trials
 
 __all__ = [
+    "DEFAULT_CONFIRMATIONS",
     "SEARCH_STRATEGIES",
     "SearchOutcome",
     "best_trial",
     "brute_search",
+    "confirm_leaders",
     "default_quick_budget",
     "improves",
     "pareto_front",
@@ -67,6 +73,8 @@ class SearchOutcome:
         budget: Most trials the search was allowed.
         budget_exhausted: True when the search stopped for lack of budget.
         moves: Quick search's accepted moves, as ``"dimension: from -> to"`` lines.
+        confirmations: Second measurements of the leading candidates; ``best`` is
+            chosen on the mean of both measurements.
     """
 
     strategy: str
@@ -76,12 +84,20 @@ class SearchOutcome:
     budget: int
     budget_exhausted: bool = False
     moves: tuple[str, ...] = field(default=())
+    confirmations: tuple[TrialResult, ...] = field(default=())
+
+    @property
+    def trial_count(self) -> int:
+        """Measurements made: trials plus confirmations."""
+        return len(self.trials) + len(self.confirmations)
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-ready summary (trials are listed elsewhere in the report)."""
         return {
             "strategy": self.strategy,
-            "trial_count": len(self.trials),
+            "trial_count": self.trial_count,
+            "candidates_measured": len(self.trials),
+            "confirmations": [t.as_dict() for t in self.confirmations],
             "grid_size": self.grid_size,
             "budget": self.budget,
             "budget_exhausted": self.budget_exhausted,
@@ -132,25 +148,67 @@ def pareto_front(trials: Sequence[TrialResult]) -> list[TrialResult]:
     return sorted(front, key=lambda t: (_p99_or_inf(t), -t.throughput_rps))
 
 
+DEFAULT_CONFIRMATIONS = 2
+"""Leading candidates measured a second time at the end of a search."""
+
+
+def _confirmations(budget: int, wanted: int) -> int:
+    return max(0, min(wanted, budget // 4))
+
+
+def confirm_leaders(trials: Sequence[TrialResult], evaluate: Evaluate,
+                    count: int) -> tuple[list[TrialResult], TrialResult | None]:
+    """Measure the ``count`` best distinct candidates again; pick the best on the means.
+
+    One trial is one noisy measurement, and the best of many is biased upwards; a second
+    look at the leaders keeps a lucky measurement from deciding alone.
+
+    Returns:
+        The new measurements, and the best candidate after merging (see
+        :func:`~loadtests.tune.sweep.merge_trials`), or the best single trial when
+        ``count`` is 0.
+    """
+    leaders: dict[Candidate, TrialResult] = {}
+    for trial in sorted((t for t in trials if t.feasible),
+                        key=lambda t: (-t.throughput_rps, _p99_or_inf(t))):
+        leaders.setdefault(trial.candidate, trial)
+    chosen = list(leaders.values())[:count]
+    if not chosen:
+        return [], best_trial(trials)
+    extra = [evaluate(t.candidate) for t in chosen]
+    merged = [merge_trials([t for t in [*trials, *extra] if t.candidate == c.candidate])
+              for c in chosen]
+    return extra, best_trial(merged)
+
+
 def default_quick_budget(grid_size: int) -> int:
     """Half the grid (at least one trial): quick search's default trial budget."""
     return max(1, grid_size // 2)
 
 
-def brute_search(space: SearchSpace, evaluate: Evaluate,
-                 max_trials: int | None = None) -> SearchOutcome:
-    """Measure every candidate of the grid, in grid order, up to ``max_trials``.
+def brute_search(space: SearchSpace, evaluate: Evaluate, max_trials: int | None = None,
+                 confirmations: int = DEFAULT_CONFIRMATIONS) -> SearchOutcome:
+    """Measure every candidate of the grid in grid order, then confirm the leaders.
+
+    Args:
+        space: The search space.
+        evaluate: Measures one candidate.
+        max_trials: Measurement budget (default: the grid plus the confirmations).
+        confirmations: Leaders measured a second time (at most a quarter of the budget).
 
     Raises:
         TuneError: ``max_trials`` is below 1.
     """
     grid = space.grid()
-    budget = len(grid) if max_trials is None else max_trials
+    budget = len(grid) + confirmations if max_trials is None else max_trials
     if budget < 1:
         raise TuneError(f"max_trials: must be >= 1, got {budget}")
-    trials = tuple(evaluate(candidate) for candidate in grid[:budget])
-    return SearchOutcome("brute", trials, best_trial(trials), len(grid), budget,
-                         budget_exhausted=budget < len(grid))
+    confirm = _confirmations(budget, confirmations)
+    trials = tuple(evaluate(candidate) for candidate in grid[:budget - confirm])
+    extra, best = confirm_leaders(trials, evaluate, confirm)
+    return SearchOutcome("brute", trials, best, len(grid), budget,
+                         budget_exhausted=budget - confirm < len(grid),
+                         confirmations=tuple(extra))
 
 
 class _BudgetSpent(Exception):
@@ -185,15 +243,18 @@ def _valid_start(space: SearchSpace, start: Candidate) -> Point:
 
 
 def quick_search(space: SearchSpace, evaluate: Evaluate, start: Candidate, *,
-                 max_trials: int | None = None, min_gain: float = 0.01) -> SearchOutcome:
+                 max_trials: int | None = None, min_gain: float = 0.01,
+                 confirmations: int = DEFAULT_CONFIRMATIONS) -> SearchOutcome:
     """Coordinate descent with a line search from ``start`` (see the module docs).
 
     Args:
         space: The search space.
         evaluate: Measures one candidate.
         start: Where to start, usually the hand-written spec's configuration.
-        max_trials: Trial budget; default :func:`default_quick_budget` of the grid.
+        max_trials: Measurement budget; default :func:`default_quick_budget` of the grid.
         min_gain: Relative improvement a move needs (guards against noise).
+        confirmations: Leaders measured a second time at the end, out of the budget
+            (at most a quarter of it).
 
     Raises:
         TuneError: ``max_trials`` is below 1 or the space has no valid candidate.
@@ -202,6 +263,7 @@ def quick_search(space: SearchSpace, evaluate: Evaluate, start: Candidate, *,
     budget = default_quick_budget(grid_size) if max_trials is None else max_trials
     if budget < 1:
         raise TuneError(f"max_trials: must be >= 1, got {budget}")
+    confirm = _confirmations(budget, confirmations)
     memo: dict[Candidate, TrialResult] = {}
     trials: list[TrialResult] = []
     moves: list[str] = []
@@ -210,7 +272,7 @@ def quick_search(space: SearchSpace, evaluate: Evaluate, start: Candidate, *,
         candidate = space.candidate(point)
         assert candidate is not None  # callers pass valid points only
         if candidate not in memo:
-            if len(trials) >= budget:
+            if len(trials) >= budget - confirm:
                 raise _BudgetSpent
             memo[candidate] = evaluate(candidate)
             trials.append(memo[candidate])
@@ -250,8 +312,10 @@ def quick_search(space: SearchSpace, evaluate: Evaluate, start: Candidate, *,
                     current, incumbent = step, result
     except _BudgetSpent:
         exhausted = True
-    return SearchOutcome("quick", tuple(trials), best_trial(trials), grid_size, budget,
-                         budget_exhausted=exhausted, moves=tuple(moves))
+    extra, best = confirm_leaders(trials, evaluate, confirm)
+    return SearchOutcome("quick", tuple(trials), best, grid_size, budget,
+                         budget_exhausted=exhausted, moves=tuple(moves),
+                         confirmations=tuple(extra))
 
 
 def run_search(strategy: str, space: SearchSpace, evaluate: Evaluate, start: Candidate,

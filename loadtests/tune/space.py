@@ -287,6 +287,7 @@ def host_space(
     max_queue_delays_us: Sequence[int] | None = None,
     preferred_batch_sizes: Sequence[Sequence[int]] | None = None,
     max_batch_sizes: Sequence[int] | None = None,
+    min_max_batch_size: int = 1,
 ) -> SearchSpace:
     """The default search space for a model on a host; every argument narrows one dimension.
 
@@ -303,6 +304,8 @@ def host_space(
         max_queue_delays_us: Narrow the queue delays.
         preferred_batch_sizes: Narrow the preferred-size sets (``[]`` for none).
         max_batch_sizes: Narrow the ``max_batch_size`` caps.
+        min_max_batch_size: The lowest cap the model allows (e.g. its largest warm-up
+            batch); default caps below it are left out.
 
     Raises:
         TuneError: A narrowed value is impossible on this host or for this model.
@@ -320,10 +323,13 @@ def host_space(
                    else (*DEFAULT_QUEUE_DELAYS_US, spec.max_queue_delay_us))
     preferred = tuple(tuple(s) for s in preferred_batch_sizes) if preferred_batch_sizes \
         is not None else ((), spec.preferred_batch_sizes)
+    floor = max(1, min_max_batch_size)
     caps = tuple(max_batch_sizes) if max_batch_sizes is not None else (
-        (spec.max_batch_size, max(1, spec.max_batch_size // 4)) if batches else (0,))
-    if batches and any(cap < 1 for cap in caps):
-        raise TuneError(f"max_batch_sizes: caps must be >= 1, got {list(caps)}")
+        tuple(c for c in (spec.max_batch_size, spec.max_batch_size // 4) if c >= floor)
+        or (spec.max_batch_size,) if batches else (0,))
+    if batches and any(cap < floor for cap in caps):
+        raise TuneError(f"max_batch_sizes: caps must be >= {floor} (the model's largest "
+                        f"warm-up batch, or 1), got {list(caps)}")
     if any(cap > spec.max_batch_size for cap in caps):
         raise TuneError(f"max_batch_sizes: caps must be at most the spec's max_batch_size "
                         f"{spec.max_batch_size}, got {list(caps)}")

@@ -3,14 +3,14 @@
 A trial measures one candidate at rising client concurrency (:func:`sweep_concurrency`,
 with the measurement injected) and keeps the best throughput whose p99 meets the
 target (:func:`summarize_trial`). The sweep stops by itself: after the first step over
-the target (more concurrency only queues more), or when a step gains less than
-``min_gain`` over the best so far (the server is saturated).
+the target (more concurrency only queues more), or when ``patience`` steps in a row gain
+less than ``min_gain`` over the best so far (the server is saturated).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from loadtests.tune.errors import TuneError
@@ -22,6 +22,7 @@ __all__ = [
     "TrialResult",
     "best_step",
     "failed_trial",
+    "merge_trials",
     "step_meets",
     "summarize_trial",
     "sweep_concurrency",
@@ -89,6 +90,7 @@ def sweep_concurrency(
     *,
     max_error_ratio: float = 0.01,
     min_gain: float = 0.03,
+    patience: int = 2,
 ) -> list[StepResult]:
     """Measure rising concurrencies until the target breaks or throughput stops growing.
 
@@ -97,7 +99,9 @@ def sweep_concurrency(
         measure_step: Runs one bounded step at a concurrency and returns its result.
         p99_target_ms: The latency target.
         max_error_ratio: Highest error ratio a step may have and still count.
-        min_gain: Relative throughput gain below which the sweep ends as saturated.
+        min_gain: Relative throughput gain below which a step counts as not gaining.
+        patience: Consecutive steps without gain after which the sweep ends (saturated;
+            more than one, so a single noisy step does not end it).
 
     Returns:
         The measured steps, in order (at least one).
@@ -110,13 +114,18 @@ def sweep_concurrency(
         raise TuneError(f"concurrencies: need distinct levels >= 1 in rising order, got {levels}")
     steps: list[StepResult] = []
     best_rps = 0.0
+    strikes = 0
     for level in levels:
         step = measure_step(level)
         steps.append(step)
         if not step_meets(step, p99_target_ms, max_error_ratio):
             break
         if best_rps > 0 and step.throughput_rps < best_rps * (1.0 + min_gain):
-            break
+            strikes += 1
+            if strikes >= patience:
+                break
+        else:
+            strikes = 0
         best_rps = max(best_rps, step.throughput_rps)
     return steps
 
@@ -205,6 +214,29 @@ def summarize_trial(candidate: Candidate, steps: Sequence[StepResult], p99_targe
     lowest = min(measured, key=lambda s: (s.p99_ms or 0.0, s.concurrency))
     return TrialResult(candidate, False, 0.0, lowest.p99_ms, lowest.concurrency,
                        lowest.queue_ms, lowest.compute_ms, lowest.mean_batch_size, tuple(steps))
+
+
+def merge_trials(results: Sequence[TrialResult]) -> TrialResult:
+    """Combine repeated measurements of one candidate into one figure.
+
+    Throughput is the mean over the measurements (one that missed the target counts as
+    0), p99 the mean over those that met it; the steps are the first measurement's.
+
+    Raises:
+        TuneError: ``results`` is empty or mixes candidates.
+    """
+    if not results or len({r.candidate for r in results}) != 1:
+        raise TuneError("merge_trials: need measurements of exactly one candidate")
+    if len(results) == 1:
+        return results[0]
+    rps = sum(r.throughput_rps for r in results) / len(results)
+    meeting = [r for r in results if r.feasible and r.p99_ms is not None]
+    if not meeting or rps <= 0:
+        lowest = min(results, key=lambda r: float("inf") if r.p99_ms is None else r.p99_ms)
+        return replace(lowest, feasible=False, throughput_rps=0.0)
+    best = max(meeting, key=lambda r: r.throughput_rps)
+    p99 = sum(r.p99_ms or 0.0 for r in meeting) / len(meeting)
+    return replace(best, throughput_rps=rps, p99_ms=p99, steps=results[0].steps)
 
 
 def failed_trial(candidate: Candidate, error: str) -> TrialResult:

@@ -62,7 +62,8 @@ def test_report_json_has_baseline_winner_trials_search_and_verified(tmp_path: Pa
         assert {"config", "throughput_rps", "p99_ms"} <= set(entry)
     assert data["verified"] is True
     assert data["search"]["strategy"] == "quick"
-    assert data["search"]["trial_count"] == len(data["trials"])
+    assert data["search"]["trial_count"] == len(data["trials"]) + len(
+        data["search"]["confirmations"])
     versus = data["quick_vs_brute"]
     assert versus["throughput_ratio"] == 1.0
     assert versus["quick_trials"] <= versus["brute_trials"] / 2

@@ -19,6 +19,7 @@ from loadtests.tune import (
     TrialResult,
     TuneError,
     brute_search,
+    confirm_leaders,
     host_space,
     pareto_front,
     pick_winner,
@@ -116,11 +117,19 @@ def test_sweep_stops_after_the_first_step_over_the_target() -> None:
 
 
 def test_sweep_stops_when_throughput_saturates() -> None:
-    rates = {1: 100.0, 2: 190.0, 4: 192.0, 8: 400.0}
+    rates = {1: 100.0, 2: 190.0, 4: 192.0, 8: 191.0, 16: 400.0}
 
     steps = sweep_concurrency(list(rates), lambda c: _step(c, rates[c], 1.0), TARGET_MS)
 
-    assert [s.concurrency for s in steps] == [1, 2, 4]
+    assert [s.concurrency for s in steps] == [1, 2, 4, 8]  # two steps in a row without gain
+
+
+def test_sweep_survives_one_noisy_step_without_gain() -> None:
+    rates = {1: 100.0, 2: 190.0, 4: 150.0, 8: 400.0, 16: 390.0, 32: 380.0}
+
+    steps = sweep_concurrency(list(rates), lambda c: _step(c, rates[c], 1.0), TARGET_MS)
+
+    assert summarize_trial(SPEC, steps, TARGET_MS).concurrency == 8
 
 
 def test_trial_with_failing_requests_does_not_count_as_meeting_the_target() -> None:
@@ -168,11 +177,11 @@ def test_quick_search_finds_the_brute_force_best_in_at_most_half_the_trials() ->
     assert brute.best is not None and quick.best is not None
     assert quick.best.throughput_rps >= 0.95 * brute.best.throughput_rps
     assert quick.best.candidate == brute.best.candidate
-    assert len(quick.trials) <= len(brute.trials) / 2
+    assert quick.trial_count <= brute.trial_count / 2
     assert len(brute.trials) == len(space.grid())
 
 
-def test_quick_search_never_measures_a_candidate_twice() -> None:
+def test_quick_search_measures_each_candidate_once_then_confirms_the_two_leaders() -> None:
     space = _cpu_space()
     measured: list[Candidate] = []
 
@@ -180,9 +189,25 @@ def test_quick_search_never_measures_a_candidate_twice() -> None:
         measured.append(candidate)
         return _trial(candidate, _peaked(candidate))
 
-    quick_search(space, evaluate, SPEC)
+    outcome = quick_search(space, evaluate, SPEC)
 
-    assert len(measured) == len(set(measured))
+    explored = measured[:len(outcome.trials)]
+    assert len(explored) == len(set(explored))
+    leaders = sorted(outcome.trials, key=lambda t: -t.throughput_rps)[:2]
+    assert [t.candidate for t in outcome.confirmations] == [t.candidate for t in leaders]
+    assert outcome.trial_count == len(measured) == len(outcome.trials) + 2
+
+
+def test_confirmation_keeps_one_lucky_measurement_from_winning() -> None:
+    lucky, steady = Candidate(1, False, 0, (), 64), Candidate(2, False, 0, (), 64)
+    second_look = {lucky: 500.0, steady: 800.0}
+    trials = [_trial(lucky, 1000.0), _trial(steady, 800.0)]
+
+    extra, best = confirm_leaders(trials, lambda c: _trial(c, second_look[c]), 2)
+
+    assert len(extra) == 2
+    assert best is not None and best.candidate == steady
+    assert best.throughput_rps == 800.0
 
 
 def test_quick_search_respects_its_trial_budget() -> None:
@@ -190,7 +215,7 @@ def test_quick_search_respects_its_trial_budget() -> None:
 
     outcome = quick_search(space, _landscape(_peaked), SPEC, max_trials=2)
 
-    assert len(outcome.trials) == 2
+    assert outcome.trial_count == 2
     assert outcome.budget_exhausted
 
 
