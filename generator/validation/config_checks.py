@@ -24,6 +24,7 @@ from generator.validation.instance_groups import check_instance_groups
 from generator.validation.model_metrics import check_model_metrics
 from generator.validation.reporter import Reporter
 from generator.validation.sequence_controls import check_sequence_controls
+from generator.validation.sequence_state import check_sequence_state
 from generator.validation.tensor_types import WILDCARD_DIM, dims_problem, type_name
 from generator.validation.tensor_types import fmt_dims as _fmt
 from generator.validation.warmup import check_warmup
@@ -45,6 +46,7 @@ def check_config(config: mc.ModelConfig, directory_name: str, r: Reporter) -> No
     _check_dynamic_batching(config, r)
     _check_sequence_batching(config, r)
     check_sequence_controls(config, r)
+    check_sequence_state(config, r)
     check_instance_groups(config, r)
     _check_io(config, r)
     _check_batch_io(config, r)

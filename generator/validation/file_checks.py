@@ -9,6 +9,7 @@ from tritonclient.grpc import model_config_pb2 as mc
 from generator.layout import is_ensemble, model_filenames
 from generator.validation.artifacts import ModelArtifacts
 from generator.validation.reporter import Reporter
+from generator.validation.sequence_state import check_initial_state_files
 from generator.validation.versions import SPECIAL_FOLDERS, check_version_policy, served_versions
 from generator.validation.warmup import check_warmup_files
 
@@ -43,6 +44,7 @@ def check_files(artifacts: ModelArtifacts, r: Reporter) -> None:
     check_version_policy(artifacts, r)
     _check_labels(artifacts, r)
     check_warmup_files(artifacts, r)
+    check_initial_state_files(artifacts, r)
 
 
 def _check_folders(artifacts: ModelArtifacts, r: Reporter) -> None:

@@ -6,9 +6,27 @@ from collections.abc import Iterable, Sequence
 
 from tritonclient.grpc import model_config_pb2 as mc
 
-__all__ = ["WILDCARD_DIM", "dims_compatible", "dims_problem", "fmt_dims", "type_name"]
+__all__ = [
+    "WILDCARD_DIM",
+    "byte_width",
+    "dims_compatible",
+    "dims_problem",
+    "fmt_dims",
+    "type_name",
+]
 
 WILDCARD_DIM = -1
+
+_BYTES_PER_ELEMENT = {
+    mc.TYPE_BOOL: 1, mc.TYPE_UINT8: 1, mc.TYPE_INT8: 1, mc.TYPE_UINT16: 2, mc.TYPE_INT16: 2,
+    mc.TYPE_FP16: 2, mc.TYPE_BF16: 2, mc.TYPE_UINT32: 4, mc.TYPE_INT32: 4, mc.TYPE_FP32: 4,
+    mc.TYPE_UINT64: 8, mc.TYPE_INT64: 8, mc.TYPE_FP64: 8,
+}
+
+
+def byte_width(data_type: int) -> int | None:
+    """Bytes per element of a fixed-size data type; ``None`` for strings and invalid types."""
+    return _BYTES_PER_ELEMENT.get(data_type)
 
 
 def type_name(data_type: int) -> str:

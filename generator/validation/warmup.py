@@ -16,19 +16,12 @@ from tritonclient.grpc import model_config_pb2 as mc
 from generator.layout import is_ensemble
 from generator.validation.artifacts import ModelArtifacts
 from generator.validation.reporter import Reporter
-from generator.validation.tensor_types import WILDCARD_DIM, dims_problem, type_name
+from generator.validation.tensor_types import WILDCARD_DIM, byte_width, dims_problem, type_name
 from generator.validation.tensor_types import fmt_dims as _fmt
 
 __all__ = ["WARMUP_FOLDER", "check_warmup", "check_warmup_files"]
 
 WARMUP_FOLDER = "warmup"
-
-_BYTES_PER_ELEMENT = {
-    mc.TYPE_BOOL: 1, mc.TYPE_UINT8: 1, mc.TYPE_INT8: 1, mc.TYPE_UINT16: 2, mc.TYPE_INT16: 2,
-    mc.TYPE_FP16: 2, mc.TYPE_BF16: 2, mc.TYPE_UINT32: 4, mc.TYPE_INT32: 4, mc.TYPE_FP32: 4,
-    mc.TYPE_UINT64: 8, mc.TYPE_INT64: 8, mc.TYPE_FP64: 8,
-}
-
 
 def _label(warmup: mc.ModelWarmup, index: int) -> str:
     return f"warm-up {warmup.name!r}" if warmup.name else f"warm-up {index}"
@@ -161,7 +154,7 @@ def check_warmup_files(artifacts: ModelArtifacts, r: Reporter) -> None:
 
 
 def _expected_bytes(spec: mc.ModelWarmup.Input) -> int | None:
-    width = _BYTES_PER_ELEMENT.get(spec.data_type)
+    width = byte_width(spec.data_type)
     if width is None or any(d < 1 for d in spec.dims):
         return None  # strings take the file as it is; -1 is reported elsewhere
     return int(prod(spec.dims)) * width

@@ -37,6 +37,15 @@ def _warmup(data: str, *, batch: str = "batch_size: 1", name: str = "x") -> str:
             f"{{ data_type: TYPE_FP32 dims: [ 3 ] {data} }} }} }} ]")
 
 
+INITIAL = '{ name: "init" data_type: TYPE_INT32 dims: [ 2 ] %s }'
+
+
+def _state(initial: str) -> str:
+    return BASE + ('sequence_batching { state [ { input_name: "IN_STATE" output_name: '
+                   '"OUT_STATE" data_type: TYPE_INT32 dims: [ 2 ] initial_state [ '
+                   + initial + " ] } ] }")
+
+
 START = '{ name: "START" control [ { kind: CONTROL_SEQUENCE_START %s } ] }'
 BOOL_OK = "int32_false_true: [ 0, 1 ]"
 
@@ -208,6 +217,37 @@ CASES = [
          _seq(START % BOOL_OK) + _warmup("zero_data: true") + _warmup(
              "zero_data: true", name="START"),
          "names input 'z', which the model does not have"),
+    # SequenceBatchScheduler::Create / GenerateInitialStateData
+    Case("initial-state-count", Severity.ERROR, "sequence_batching.state[0].initial_state",
+         _state(INITIAL % "zero_data: true" + ", " + INITIAL % "zero_data: true"),
+         _state(INITIAL % "zero_data: true"), "has 2 initial_state entries"),
+    Case("initial-state-data-type-mismatch", Severity.ERROR,
+         "sequence_batching.state[0].initial_state[0].data_type",
+         _state(INITIAL.replace("TYPE_INT32", "TYPE_FP32") % "zero_data: true"),
+         _state(INITIAL % "zero_data: true"), "initial_state is TYPE_FP32 but the state is"),
+    Case("initial-state-no-name", Severity.ERROR,
+         "sequence_batching.state[0].initial_state[0].name",
+         _state(INITIAL.replace('name: "init" ', "") % "zero_data: true"),
+         _state(INITIAL % "zero_data: true"), "has no name"),
+    Case("initial-state-no-data", Severity.ERROR, "sequence_batching.state[0].initial_state[0]",
+         _state(INITIAL % ""), _state(INITIAL % "zero_data: true"),
+         "sets neither zero_data nor data_file"),
+    Case("initial-state-dims-mismatch", Severity.ERROR,
+         "sequence_batching.state[0].initial_state[0].dims[0]",
+         _state(INITIAL.replace("dims: [ 2 ]", "dims: [ 3 ]") % "zero_data: true"),
+         _state(INITIAL % "zero_data: true"), "do not match the state's [2]"),
+    Case("initial-state-file-missing", Severity.ERROR,
+         "sequence_batching.state[0].initial_state[0].data_file",
+         _state(INITIAL % 'data_file: "s.bin"'), _state(INITIAL % 'data_file: "s.bin"'),
+         "'initial_state/s.bin', which is not in the model folder",
+         files={"1/model.py": "#"},
+         good_files={"1/model.py": "#", "initial_state/s.bin": b"\0" * 8}),
+    Case("initial-state-file-too-small", Severity.ERROR,
+         "sequence_batching.state[0].initial_state[0].data_file",
+         _state(INITIAL % 'data_file: "s.bin"'), _state(INITIAL % 'data_file: "s.bin"'),
+         "needs 8 bytes but 'initial_state/s.bin' has 4",
+         files={"1/model.py": "#", "initial_state/s.bin": b"\0" * 4},
+         good_files={"1/model.py": "#", "initial_state/s.bin": b"\0" * 8}),
     Case("missing-model-file", Severity.ERROR, "version 2",
          BASE, BASE + "version_policy { specific { versions: [ 1 ] } }",
          "version folder '2/' has no model file 'model.py'",
