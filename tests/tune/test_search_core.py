@@ -266,3 +266,11 @@ def test_trial_result_round_trips_through_its_dict() -> None:
 
     assert again == trial
     assert math.isclose(again.throughput_rps, 180.0)
+
+
+def test_host_space_leaves_out_default_caps_below_the_largest_warm_up_batch() -> None:
+    space = host_space(SPEC, HostInfo(cpu_cores=2), min_max_batch_size=32)
+
+    assert space.values("max_batch_size") == (64,)
+    with pytest.raises(TuneError, match="max_batch_sizes"):
+        host_space(SPEC, HostInfo(cpu_cores=2), max_batch_sizes=[16], min_max_batch_size=32)
