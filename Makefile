@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install system-packages demo test lint typecheck pytest clean
+.PHONY: install system-packages demo test lint typecheck pytest compose-smoke clean
 
 install: $(STAMP) system-packages
 
@@ -36,6 +36,11 @@ pytest: install
 	$(VENV)/bin/pytest
 
 test: lint typecheck pytest
+
+# The whole compose stack on a real Docker engine, images built offline (docs/deployment.md).
+compose-smoke: install
+	@bash scripts/dockerd.sh start
+	$(PY) -m serving.compose smoke
 
 clean:
 	rm -rf .reports .pytest_cache .mypy_cache .ruff_cache

@@ -32,13 +32,18 @@ def _dashboard(deploy_root: Path) -> dict[str, Any]:
     return data
 
 
-def test_prometheus_scrapes_triton_metrics_port_on_compose_network(deploy_root: Path) -> None:
+def test_prometheus_finds_every_triton_replica_by_dns_on_compose_network(
+    deploy_root: Path,
+) -> None:
     config = _yaml(deploy_root / "deploy" / "prometheus" / "prometheus.yml")
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     triton = jobs["triton"]
     assert triton.get("metrics_path", "/metrics") == "/metrics"
-    targets = [t for group in triton["static_configs"] for t in group["targets"]]
-    assert targets == ["triton:8002"]
+    lookups = [(name, sd["type"], sd["port"])
+               for sd in triton["dns_sd_configs"] for name in sd["names"]]
+    assert lookups == [("triton", "A", 8002)]
+    lb = [(name, sd["port"]) for sd in jobs["haproxy"]["dns_sd_configs"] for name in sd["names"]]
+    assert lb == [("lb", 8404)]
 
 
 def test_grafana_datasource_points_at_prometheus_service_with_fixed_uid(
