@@ -140,6 +140,7 @@ def test_recommendation_client_returns_k_sorted_catalogue_items_when_k_is_5(
         assert scores == sorted(scores, reverse=True)
         assert all(0 <= r.item_id < NUM_ITEMS for r in recs)
         assert len({r.item_id for r in recs}) == 5
+        assert {(r.model_name, r.model_version) for r in recs} == {("recommendation", "1")}
     assert batch[1] == recommend_batch(url, mode, [7], 5)[0]
 
 
@@ -162,7 +163,7 @@ def test_clients_report_pinned_version_when_model_version_is_1(url: str) -> None
     with ImageDiagnosisClient(url, model_version="1") as client:
         assert client.diagnose(np.zeros((64, 64), dtype=np.uint8)).model_version == "1"
     with RecommendationClient(url, model_version="1") as rec:
-        assert len(rec.recommend(3, k=2)) == 2
+        assert [r.model_version for r in rec.recommend(3, k=2)] == ["1", "1"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -232,6 +233,12 @@ def test_clients_raise_timeout_error_when_per_call_timeout_is_tiny(
             assert (await client.diagnose(images[0])).label in CLASSES
 
     asyncio.run(run())
+
+
+def test_clients_make_no_retry_when_server_answers_every_call(url: str) -> None:
+    with RecommendationClient(url) as client:
+        client.recommend_batch(list(range(130)), k=3)  # three requests
+        assert client.retries == 0
 
 
 def test_clients_send_extra_headers_without_breaking_either_protocol(url: str) -> None:
