@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -51,16 +52,21 @@ def test_import_then_render_cli_exits_0_and_reproduces_every_corpus_config(
 ) -> None:
     """The issue's done-when: `import F -o S.py && render S.py`, for every corpus config."""
     files = corpus_files()
-    failures: list[str] = []
-    started = time.monotonic()
-    for path in files:
+
+    def round_trip(path: Path) -> str | None:
         spec = tmp_path / f"{path.stem}.py"
         imported = _cli("import", str(path), "-o", str(spec))
         rendered = _cli("render", str(spec)) if imported.returncode == 0 else imported
         if rendered.returncode != 0:
-            failures.append(f"{path.name}: exit {rendered.returncode}: {rendered.stderr[-300:]}")
-        elif _parse(rendered.stdout) != _parse(path.read_text(encoding="utf-8")):
-            failures.append(f"{path.name}: rendered config differs from the original")
+            return f"{path.name}: exit {rendered.returncode}: {rendered.stderr[-300:]}"
+        if _parse(rendered.stdout) != _parse(path.read_text(encoding="utf-8")):
+            return f"{path.name}: rendered config differs from the original"
+        return None
+
+    started = time.monotonic()
+    # Two at a time: each pair of commands is two interpreter start-ups, which dominate.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        failures = [f for f in pool.map(round_trip, files) if f is not None]
     elapsed_s = time.monotonic() - started
     print(f"import+render over the CLI: {len(files)} configs in {elapsed_s:.1f} s")
     assert failures == []
