@@ -173,7 +173,7 @@ class ReplicaSet:
         return {
             "lb": {"http_url": balancer.http_url, "grpc_url": balancer.grpc_url,
                    "stats_url": balancer.stats_url, "metrics_url": balancer.metrics_url,
-                   "pid": balancer.pid},
+                   "runtime_api": str(balancer.api.socket_path), "pid": balancer.pid},
             "replicas": [asdict(info) for info in self.info()],
         }
 
@@ -257,15 +257,21 @@ class ReplicaSet:
             return drained_s
 
     def kill(self, name: str, signum: int = signal.SIGKILL) -> None:
-        """Send ``signum`` to a replica's ``tritonserver`` (a crash, for drills).
+        """Send ``signum`` to a replica, as a crash would (for drills).
 
-        The supervisor (:meth:`supervise`) restarts it unless it was stopped on purpose.
+        SIGKILL goes to the replica's whole process group (``tritonserver`` and its
+        python-backend stubs, which share its sockets), like a container killed by the
+        kernel; other signals go to ``tritonserver`` only. :meth:`supervise` restarts
+        the replica unless it was stopped on purpose.
         """
         pid = self.server(name).pid
         if pid is None:
             raise ReplicaError(name, "is not running")
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signum)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if signum == signal.SIGKILL:
+                os.killpg(pid, signum)
+            else:
+                os.kill(pid, signum)
 
     def restart(self, name: str) -> float:
         """Start a replica again on its ports and put it back into the balancer.
