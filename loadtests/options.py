@@ -188,6 +188,8 @@ OPTIONS: tuple[Option, ...] = (
     # Set by the runners for the locust subprocess only.
     Option("--records-file", "records_file", "write one JSON line per request here "
            "(local runs; drills read it back)", _LOCUST, is_path=True, metavar="FILE"),
+    Option("--stages", "stages", "explicit load schedule, until_s:users[:spawn_rate],... "
+           "(replaces --scenario; drills set it)", _LOCUST, metavar="STAGES"),
     Option("--skip-targets", "skip_targets", "do not evaluate latency targets (drills "
            "judge the run themselves)", _LOCUST, None, False),
     # Runner options; their locust counterparts are locust's own -u, -r, -t, -H.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SCENARIOS", "Stage", "scenario_stages", "stage_at"]
+__all__ = ["SCENARIOS", "Stage", "format_stages", "parse_stages", "scenario_stages", "stage_at"]
 
 SCENARIOS: tuple[str, ...] = ("steady", "ramp", "spike")
 """Scenario names accepted by :func:`scenario_stages`."""
@@ -70,6 +70,34 @@ def scenario_stages(
             Stage(duration_s, baseline, sudden),
         ]
     raise ValueError(f"unknown scenario {scenario!r}; expected one of {SCENARIOS}")
+
+
+def format_stages(stages: list[Stage]) -> str:
+    """Write stages as ``until_s:users:spawn_rate,...`` (the ``--stages`` option)."""
+    return ",".join(f"{s.until_s:g}:{s.users}:{s.spawn_rate:g}" for s in stages)
+
+
+def parse_stages(text: str) -> list[Stage]:
+    """Read ``until_s:users[:spawn_rate],...``; the spawn rate defaults to all at once.
+
+    Raises:
+        ValueError: A stage is malformed, or the stages are not in time order.
+    """
+    stages: list[Stage] = []
+    for number, item in enumerate(text.split(","), start=1):
+        parts = item.strip().split(":")
+        try:
+            if len(parts) not in (2, 3):
+                raise ValueError("expected until_s:users[:spawn_rate]")
+            until_s, users = float(parts[0]), int(parts[1])
+            spawn_rate = float(parts[2]) if len(parts) == 3 else float(max(users, 1))
+        except ValueError as exc:
+            raise ValueError(f"stage {number} {item!r}: {exc}") from None
+        if users < 0 or spawn_rate <= 0 or until_s <= (stages[-1].until_s if stages else 0):
+            raise ValueError(f"stage {number} {item!r}: users must be >= 0, spawn rate > 0 "
+                             "and stages must end later than the one before")
+        stages.append(Stage(until_s, users, spawn_rate))
+    return stages
 
 
 def stage_at(stages: list[Stage], elapsed_s: float) -> Stage | None:

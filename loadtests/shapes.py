@@ -6,7 +6,7 @@ import time
 
 from locust import LoadTestShape
 
-from loadtests.scenarios import scenario_stages, stage_at
+from loadtests.scenarios import parse_stages, scenario_stages, stage_at
 
 __all__ = ["DEFAULT_SHAPE_DURATION_S", "ScenarioShape"]
 
@@ -18,7 +18,8 @@ class ScenarioShape(LoadTestShape):
     """Plays the scenario named by ``--scenario`` using ``-u``, ``-r`` and ``-t``.
 
     ``-u`` is the peak number of users, ``-r`` the normal spawn rate and ``-t`` the
-    scenario length. The shape runs on the master (or the local runner) only.
+    scenario length. ``--stages`` (a drill's own schedule) replaces the scenario. The
+    shape runs on the master (or the local runner) only.
     """
 
     use_common_options = True
@@ -31,6 +32,8 @@ class ScenarioShape(LoadTestShape):
         users = int(getattr(options, "num_users", None) or 1)
         spawn_rate = float(getattr(options, "spawn_rate", None) or 1.0)
         duration_s = float(getattr(options, "run_time", None) or DEFAULT_SHAPE_DURATION_S)
-        stage = stage_at(scenario_stages(scenario, users, spawn_rate, duration_s),
-                         time.perf_counter() - float(self.start_time))
+        explicit = getattr(options, "stages", None)
+        stages = (parse_stages(str(explicit)) if explicit
+                  else scenario_stages(scenario, users, spawn_rate, duration_s))
+        stage = stage_at(stages, time.perf_counter() - float(self.start_time))
         return None if stage is None else (stage.users, stage.spawn_rate)

@@ -24,6 +24,7 @@ does not exist yet is skipped)::
 
         def add_arguments(self, parser):            # the drill's own options
             parser.add_argument("--to-version", required=True)
+            parser.set_defaults(max_attempts=3)     # a common option's default, changed
 
         def configure(self, ctx):                   # check them; raise DrillError
             ...
@@ -34,6 +35,9 @@ does not exist yet is skipped)::
 
         def prepare(self, ctx):                     # optional: before the load
             ...
+
+        def load_stages(self, ctx):                 # optional: users over time
+            return [Stage(10, 4, 4), Stage(30, 24, 24), Stage(40, 4, 4)]
 
         def run(self, ctx):                         # the steps, while the load runs
             with ctx.timeline.phase("steady"):
@@ -80,6 +84,7 @@ from loadtests.drills.report import Check, DrillReport, read_drill_report
 from loadtests.drills.stats import PhaseStats
 from loadtests.drills.timeline import Mark, Phase, Timeline
 from loadtests.errors import DrillError
+from loadtests.scenarios import Stage
 
 __all__ = [
     "BUILTIN_MODULES",
@@ -96,6 +101,7 @@ __all__ = [
     "Mark",
     "Phase",
     "PhaseStats",
+    "Stage",
     "Timeline",
     "add_drill_arguments",
     "default_checks",

@@ -38,6 +38,7 @@ from loadtests.locust_process import EXIT_WALL_CLOCK, LocustProcess, locust_base
 from loadtests.options import OPTIONS, add_options, locust_arguments
 from loadtests.records import RequestRecord, count_lines, read_records
 from loadtests.runner import Endpoints, embedded_endpoints
+from loadtests.scenarios import Stage, format_stages
 from loadtests.server_stats import ServerSnapshot, diff_snapshots, fetch_snapshot
 from serving import ServingError
 
@@ -136,9 +137,11 @@ class LoadRun:
         options: The drill's options.
         endpoints: Where the users send their calls.
         out: Where locust's output goes.
+        stages: A schedule of users over time (default: ``options.users`` throughout).
     """
 
-    def __init__(self, options: DrillOptions, endpoints: Endpoints, out: TextIO) -> None:
+    def __init__(self, options: DrillOptions, endpoints: Endpoints, out: TextIO,
+                 stages: Sequence[Stage] | None = None) -> None:
         self.options = options
         self.records_path = options.report_dir / _RECORDS_NAME
         options.report_dir.mkdir(parents=True, exist_ok=True)
@@ -146,12 +149,14 @@ class LoadRun:
         values: dict[str, Any] = {o.dest: getattr(options, o.dest) for o in OPTIONS
                                   if "locust" in o.scopes and hasattr(options, o.dest)}
         values.update(report_dir=None, stats_url=None, metrics_url=None,
-                      records_file=self.records_path, skip_targets=True)
+                      records_file=self.records_path, skip_targets=True,
+                      stages=format_stages(list(stages)) if stages else None)
+        users = max(s.users for s in stages) if stages else options.users
         command = [
             *locust_base_command(),
             "--host", endpoints.host,
-            "--users", str(options.users),
-            "--spawn-rate", str(options.users),
+            "--users", str(users),
+            "--spawn-rate", str(users),
             "--run-time", f"{math.ceil(options.duration_s)}s",
             "--stop-timeout", f"{_STOP_TIMEOUT_S:g}",
             "--csv", str(options.report_dir / "locust"),
@@ -344,6 +349,12 @@ class Drill(ABC):
         """Run before the load starts (e.g. load the first model version)."""
         return None
 
+    def load_stages(self, ctx: DrillContext) -> list[Stage] | None:
+        """Return the users over time (called after :meth:`prepare`); None: steady
+        ``--users`` for ``--duration``. Stages are times since the load started and
+        must end by ``--duration``."""
+        return None
+
     @abstractmethod
     def run(self, ctx: DrillContext) -> None:
         """Play the drill's steps while the load runs, advancing ``ctx.timeline``.
@@ -446,7 +457,12 @@ def _play(drill: Drill, ctx: DrillContext) -> tuple[LoadRun, int, str | None, fl
         drill.prepare(ctx)
         ctx.log(f"{drill.name}: {options.users} users on {endpoints.host} for "
                 f"{options.duration_s:g} s")
-        load = ctx.load = LoadRun(options, endpoints, ctx.out)
+        stages = drill.load_stages(ctx)
+        if stages and stages[-1].until_s > options.duration_s:
+            raise DrillError(f"drill {drill.name}: its load stages end at "
+                             f"{stages[-1].until_s:g} s, after --duration "
+                             f"{options.duration_s:g} s")
+        load = ctx.load = LoadRun(options, endpoints, ctx.out, stages)
         try:
             first_s = options.ready_timeout_s + 30.0
             if not load.wait_for_requests(1, first_s):

@@ -104,3 +104,19 @@ def test_latency_breakdown_sums_composing_models_when_model_is_an_ensemble() -> 
 def test_latency_breakdown_returns_none_when_server_saw_no_requests() -> None:
     snap = _snapshot(_counters("rec", 5, 5, 10, 10))
     assert latency_breakdown(3.0, "rec", diff_snapshots(snap, snap)) is None
+
+
+def test_parse_stages_reads_back_what_format_stages_wrote_when_spawn_rate_is_given() -> None:
+    from loadtests.scenarios import Stage, format_stages, parse_stages
+
+    stages = [Stage(10.0, 4, 2.0), Stage(30.0, 24, 24.0), Stage(40.0, 4, 4.0)]
+    assert parse_stages(format_stages(stages)) == stages
+    assert parse_stages("5:3") == [Stage(5.0, 3, 3.0)]
+
+
+@pytest.mark.parametrize("text", ["10:4,5:2", "10", "ten:4", "10:-1"])
+def test_parse_stages_raises_naming_the_stage_when_it_is_malformed(text: str) -> None:
+    from loadtests.scenarios import parse_stages
+
+    with pytest.raises(ValueError, match=r"stage [12]"):
+        parse_stages(text)
