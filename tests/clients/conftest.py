@@ -6,13 +6,15 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pytest
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as mc
 
 from reference.data import HELD_OUT_SEED, encode_png, make_images
 from serving import TritonServer
@@ -87,3 +89,70 @@ def recommendation_only_repository(reference_repository: Path, tmp_path: Path) -
     repo = tmp_path / "repo"
     shutil.copytree(reference_repository / "recommendation", repo / "recommendation")
     return repo
+
+
+STAND_IN_MODEL = """
+import json
+import time
+
+import numpy as np
+import triton_python_backend_utils as pb_utils
+
+
+class TritonPythonModel:
+    def initialize(self, args):
+        config = json.loads(args["model_config"])
+        scores = pb_utils.get_output_config_by_name(config, "scores")
+        self.scores_dtype = pb_utils.triton_string_to_numpy(scores["data_type"])
+        self.work_s = float(config["parameters"]["work_s"]["string_value"])
+
+    def execute(self, requests):
+        responses = []
+        for request in requests:
+            time.sleep(self.work_s)  # the server-side cost of one request
+            users = pb_utils.get_input_tensor_by_name(request, "user_id").as_numpy()
+            ids = np.arange(20, dtype=np.int64) + users
+            scores = np.tile(np.linspace(1.0, 0.0, 20), (len(users), 1))
+            responses.append(pb_utils.InferenceResponse([
+                pb_utils.Tensor("item_ids", ids),
+                pb_utils.Tensor("scores", scores.astype(self.scores_dtype)),
+            ]))
+        return responses
+"""
+
+StandIn = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def stand_in_recommendation(tmp_path_factory: pytest.TempPathFactory) -> StandIn:
+    """Writes a python-backend ``recommendation`` into a new repository; returns the repository.
+
+    Keyword arguments: ``scores`` (the scores output's data type, default ``TYPE_FP32``),
+    ``max_batch_size`` (64), ``max_queue_size`` (a dynamic-batching queue limit, default
+    none) and ``work_s`` (server-side time each request costs, default 0). Item ids are
+    ``user_id + 0..19``, scores fall from 1 to 0.
+    """
+
+    def write(
+        *,
+        scores: str = "TYPE_FP32",
+        max_batch_size: int = 64,
+        max_queue_size: int | None = None,
+        work_s: float = 0.0,
+    ) -> Path:
+        repo = tmp_path_factory.mktemp("stand_in") / "repo"
+        config = mc.ModelConfig(name="recommendation", backend="python")
+        config.max_batch_size = max_batch_size
+        config.input.add(name="user_id", data_type=mc.TYPE_INT64, dims=[1])
+        config.output.add(name="item_ids", data_type=mc.TYPE_INT64, dims=[20])
+        config.output.add(name="scores", data_type=mc.DataType.Value(scores), dims=[20])
+        config.instance_group.add(kind=mc.ModelInstanceGroup.KIND_CPU, count=1)
+        if max_queue_size is not None:
+            config.dynamic_batching.default_queue_policy.max_queue_size = max_queue_size
+        config.parameters["work_s"].string_value = repr(work_s)
+        (repo / "recommendation" / "1").mkdir(parents=True)
+        (repo / "recommendation" / "config.pbtxt").write_text(text_format.MessageToString(config))
+        (repo / "recommendation" / "1" / "model.py").write_text(STAND_IN_MODEL.lstrip())
+        return repo
+
+    return write

@@ -4,10 +4,10 @@ Triton shedding load from a full queue (HTTP 503 / gRPC UNAVAILABLE)."""
 from __future__ import annotations
 
 import asyncio
-import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -24,51 +24,18 @@ QUICK_RETRY = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=
 CALLS = 8
 PATIENT = RetryPolicy(max_attempts=100, max_total_s=30.0, initial_backoff_s=0.05, max_backoff_s=0.2)
 
-# One instance, batches of one, one request waiting at most: a burst of CALLS requests
-# overflows the queue at once, and Triton sheds the excess instead of queueing it.
-SHEDDING_CONFIG = """
-name: "recommendation"
-backend: "python"
-max_batch_size: 1
-input [ { name: "user_id" data_type: TYPE_INT64 dims: [ 1 ] } ]
-output [
-  { name: "item_ids" data_type: TYPE_INT64 dims: [ 20 ] },
-  { name: "scores" data_type: TYPE_FP32 dims: [ 20 ] }
-]
-dynamic_batching { default_queue_policy { max_queue_size: 1 } }
-instance_group [ { kind: KIND_CPU count: 1 } ]
-"""
-
-# Each request costs the server 0.1 s of (simulated) work.
-SLOW_MODEL = """
-import time
-
-import numpy as np
-import triton_python_backend_utils as pb_utils
-
-
-class TritonPythonModel:
-    def execute(self, requests):
-        responses = []
-        for request in requests:
-            time.sleep(0.1)
-            user = pb_utils.get_input_tensor_by_name(request, "user_id").as_numpy()
-            ids = (np.arange(20, dtype=np.int64) + user).reshape(1, 20)
-            scores = np.linspace(1.0, 0.0, 20, dtype=np.float32).reshape(1, 20)
-            responses.append(pb_utils.InferenceResponse(
-                [pb_utils.Tensor("item_ids", ids), pb_utils.Tensor("scores", scores)]))
-        return responses
-"""
 
 
 @pytest.fixture(scope="module")
-def shedding_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonServer]:
-    """A real Triton whose only model sheds every request beyond one running, one queued."""
-    model = tmp_path_factory.mktemp("shedding") / "repo" / "recommendation"
-    (model / "1").mkdir(parents=True)
-    (model / "config.pbtxt").write_text(textwrap.dedent(SHEDDING_CONFIG))
-    (model / "1" / "model.py").write_text(textwrap.dedent(SLOW_MODEL))
-    with TritonServer(model.parent) as server:
+def shedding_server(stand_in_recommendation: Callable[..., Path]) -> Iterator[TritonServer]:
+    """A real Triton that sheds every request beyond one running and one queued.
+
+    One instance, batches of one, a queue of one and 0.1 s of server-side work per
+    request: a burst of CALLS requests overflows the queue at once, and Triton rejects
+    the excess instead of queueing it.
+    """
+    repo = stand_in_recommendation(max_batch_size=1, max_queue_size=1, work_s=0.1)
+    with TritonServer(repo) as server:
         yield server
 
 

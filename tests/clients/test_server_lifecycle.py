@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -79,45 +79,11 @@ def test_wait_until_ready_raises_server_unavailable_when_nothing_listens(
             client.wait_until_ready(0.3)
 
 
-FP16_CONFIG = """
-name: "recommendation"
-backend: "python"
-max_batch_size: 64
-input [ { name: "user_id" data_type: TYPE_INT64 dims: [ 1 ] } ]
-output [
-  { name: "item_ids" data_type: TYPE_INT64 dims: [ 20 ] },
-  { name: "scores" data_type: TYPE_FP16 dims: [ 20 ] }
-]
-instance_group [ { kind: KIND_CPU count: 1 } ]
-"""
-
-FP16_MODEL = """
-import numpy as np
-import triton_python_backend_utils as pb_utils
-
-
-class TritonPythonModel:
-    def execute(self, requests):
-        responses = []
-        for request in requests:
-            n = pb_utils.get_input_tensor_by_name(request, "user_id").as_numpy().shape[0]
-            ids = np.tile(np.arange(20, dtype=np.int64), (n, 1))
-            scores = np.zeros((n, 20), dtype=np.float16)
-            responses.append(pb_utils.InferenceResponse(
-                [pb_utils.Tensor("item_ids", ids), pb_utils.Tensor("scores", scores)]))
-        return responses
-"""
-
-
 def test_recommendation_clients_raise_metadata_mismatch_when_scores_are_fp16(
-    tmp_path: Path,
+    stand_in_recommendation: Callable[..., Path],
 ) -> None:
-    model = tmp_path / "repo" / "recommendation"
-    (model / "1").mkdir(parents=True)
-    (model / "config.pbtxt").write_text(textwrap.dedent(FP16_CONFIG))
-    (model / "1" / "model.py").write_text(textwrap.dedent(FP16_MODEL))
     expected = "output 'scores' has datatype FP16, expected FP32"
-    with TritonServer(tmp_path / "repo") as server:
+    with TritonServer(stand_in_recommendation(scores="TYPE_FP16")) as server:
         for url in (server.http_url, server.grpc_url):
             client = RecommendationClient(url)
             with client, pytest.raises(MetadataMismatchError, match=expected):
