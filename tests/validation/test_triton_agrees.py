@@ -186,6 +186,23 @@ def _shape_clash(repo: Path) -> None:
 SEQUENCE = ('sequence_batching {{ control_input [ '
             '{{ name: "START" control [ {{ {control} }} ] }} ] }}')
 
+def _decoupled_join(repo: Path) -> None:
+    for name in ("ens_dec1", "ens_dec2"):
+        python_model(repo, name, extra="model_transaction_policy { decoupled: true }")
+    python_model(repo, "ens_join",
+                 extra='input [ { name: "x2" data_type: TYPE_FP32 dims: [ 3 ] } ]')
+    ensemble(repo, "ens_decoupled_join",
+             step("ens_dec1", {"x": "IN"}, {"y": "A"}) + step("ens_dec2", {"x": "IN"}, {"y": "B"})
+             + step("ens_join", {"x": "A", "x2": "B"}, {"y": "OUT"}))
+
+
+STATE = ('sequence_batching {{ state [ {{ input_name: "IN_STATE" output_name: "OUT_STATE" '
+         'data_type: TYPE_INT32 dims: [ 2 ] initial_state [ {{ name: "init" data_type: {type} '
+         'dims: [ 2 ] {data} }} ] }} ] }}')
+
+WARMUP = ('model_warmup [ {{ name: "w" {batch} inputs {{ key: "x" value: '
+          '{{ data_type: TYPE_FP32 dims: [ 3 ] {data} }} }} }} ]')
+
 REJECTED += [
     Case("ens_pinned", _pinned, "ensemble_scheduling.step[0].model_version",
          "whose required version 2 is not loaded"),
@@ -223,6 +240,24 @@ REJECTED += [
                              'output [ { name: "y" data_type: TYPE_FP32 dims: [ 3 ] } ]\n',
                              {"1/model.py": MODEL_PY}),
          "platform", "unexpected platform type"),
+    Case("ens_decoupled_join", _decoupled_join, "ensemble_scheduling.step[2].input_map",
+         "different decoupled models"),
+    Case("state_no_file",
+         lambda r: python_model(r, "state_no_file", extra=STATE.format(
+             type="TYPE_INT32", data='data_file: "s.bin"')),
+         "sequence_batching.state[0].initial_state[0].data_file", "s.bin"),
+    Case("state_type_clash",
+         lambda r: python_model(r, "state_type_clash", extra=STATE.format(
+             type="TYPE_FP32", data="zero_data: true")),
+         "sequence_batching.state[0].initial_state[0].data_type", "does not match"),
+    Case("warmup_no_file",
+         lambda r: python_model(r, "warmup_no_file", extra=WARMUP.format(
+             batch="batch_size: 1", data='input_data_file: "x.bin"')),
+         "model_warmup[0].inputs[x].input_data_file", "x.bin"),
+    Case("warmup_no_data",
+         lambda r: python_model(r, "warmup_no_data", extra=WARMUP.format(
+             batch="batch_size: 1", data="")),
+         "model_warmup[0].inputs[x]", "to have input_data_type set"),
     Case("no_backend",
          lambda r: raw_model(r, "no_backend", 'max_batch_size: 8\n'
                              'input [ { name: "x" data_type: TYPE_FP32 dims: [ 3 ] } ]\n'
@@ -252,6 +287,10 @@ WARNED = [
                                 extra="version_policy { specific { versions: [ 1, 7 ] } }"),
          "version_policy.specific.versions[1]", ""),
     Case("leading_zero", _leading_zero, "01", ""),
+    Case("warmup_batch_zero",
+         lambda r: python_model(r, "warmup_batch_zero", extra=WARMUP.format(
+             batch="", data='input_data_file: "missing.bin"')),
+         "model_warmup[0].batch_size", ""),
 ]
 
 
