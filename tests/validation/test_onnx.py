@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -165,3 +167,18 @@ def test_validate_model_cross_checks_onnx_file_when_platform_is_inferred_or_only
     assert not [i for i in good if i.is_error], [str(i) for i in good]
     detected = [i.code for i in good if i.code == "backend-auto-detected"]
     assert detected == (["backend-auto-detected"] if not platform_line else [])
+
+
+def test_validate_cli_rejects_onnx_input_name_mismatch_when_platform_is_inferred(
+    tmp_path: Path,
+) -> None:
+    model_dir = tmp_path / "repo" / "m"
+    (model_dir / "1").mkdir(parents=True)
+    _relu_model(model_dir / "1" / "model.onnx")
+    (model_dir / "config.pbtxt").write_text(INFERRED % "image", encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "generator", "validate", str(model_dir.parent)],
+                            capture_output=True, text=True, check=False, timeout=120,
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 1
+    assert "error: m.input[0].name: input 'image' is not in the ONNX model" in result.stderr
+    assert "[backend-auto-detected]" in result.stderr
