@@ -30,7 +30,14 @@ from serving.lb import Balancer, ReplicaAddress, ReplicaError
 from serving.ports import LOOPBACK, free_ports
 from serving.server import TritonServer
 
-__all__ = ["ReplicaInfo", "ReplicaSet", "add_replica_arguments", "copy_models", "run_replicas"]
+__all__ = [
+    "ReplicaInfo",
+    "ReplicaSet",
+    "RestartTimes",
+    "add_replica_arguments",
+    "copy_models",
+    "run_replicas",
+]
 
 _MAX_REPLICAS = 16
 _SUPERVISE_INTERVAL_S = 0.5
@@ -57,6 +64,19 @@ class ReplicaInfo:
     grpc_url: str
     metrics_url: str
     pid: int | None
+
+
+@dataclass(frozen=True)
+class RestartTimes:
+    """How long a restart took, from the start of the new process.
+
+    Attributes:
+        ready_s: Until Triton answered ready.
+        in_balancer_s: Until the balancer's health checks passed.
+    """
+
+    ready_s: float
+    in_balancer_s: float
 
 
 def copy_models(repository: Path, models: Sequence[str], destination: Path) -> Path:
@@ -273,14 +293,14 @@ class ReplicaSet:
             else:
                 os.kill(pid, signum)
 
-    def restart(self, name: str) -> float:
+    def restart(self, name: str) -> RestartTimes:
         """Start a replica again on its ports and put it back into the balancer.
 
         A replica still running is drained and stopped first.
 
         Returns:
-            Seconds from the start of the new process until the balancer's health
-            checks pass (the replica takes traffic from then on).
+            Seconds from the start of the new process until Triton was ready, and until
+            the balancer's health checks passed (it takes traffic from then on).
         """
         with self._lock:
             server = self.server(name)
@@ -290,11 +310,12 @@ class ReplicaSet:
                 server.stop()
             started = time.monotonic()
             self._start_replica(name, fresh_ports=False)
+            ready_s = time.monotonic() - started
             self._stopped.discard(name)
             balancer = self.balancer
             balancer.wait_up(name, self.restart_timeout_s)
             balancer.ready(name)
-            return time.monotonic() - started
+            return RestartTimes(ready_s=ready_s, in_balancer_s=time.monotonic() - started)
 
     def dead_replicas(self) -> list[str]:
         """Replicas whose process exited although nobody stopped them."""
