@@ -13,11 +13,11 @@ search that starts outside the target walks towards it).
 Model Analyzer's quick mode:
 
 1. start at the grid point nearest the hand-written spec and measure it;
-2. for each dimension in :data:`~loadtests.tune.space.DIMENSIONS` order (instance count,
-   batching on/off, queue delay, preferred sizes, ``max_batch_size``), measure the
-   neighbouring value on each side (skipping invalid combinations); move to the better
-   neighbour if it beats the current point by more than ``min_gain``, then keep stepping
-   the same way while each step still improves;
+2. for each dimension in turn -- instance count, queue delay, preferred sizes,
+   ``max_batch_size``, and batching on/off last (the batcher is tuned before it is
+   judged) -- measure the neighbouring value on each side (skipping invalid
+   combinations); move to the better neighbour if it beats the current point by more
+   than ``min_gain``, then keep stepping the same way while each step still improves;
 3. repeat the passes until one makes no move, or the trial budget is spent.
 
 Measurements are memoised by canonical candidate, so points that only differ in knobs
@@ -211,6 +211,12 @@ def brute_search(space: SearchSpace, evaluate: Evaluate, max_trials: int | None 
                          confirmations=tuple(extra))
 
 
+_VISIT_ORDER = tuple(DIMENSIONS.index(name) for name in (
+    "instance_count", "max_queue_delay_us", "preferred_batch_sizes", "max_batch_size",
+    "dynamic_batching"))
+"""Quick search tunes the batcher before it tries switching the batcher off."""
+
+
 class _BudgetSpent(Exception):
     pass
 
@@ -290,7 +296,7 @@ def quick_search(space: SearchSpace, evaluate: Evaluate, start: Candidate, *,
         moved = True
         while moved:
             moved = False
-            for dimension in range(len(space.shape)):
+            for dimension in _VISIT_ORDER:
                 choice: tuple[Point, TrialResult, int] | None = None
                 for direction in (1, -1):
                     neighbour = _neighbour(space, current, dimension, direction)
