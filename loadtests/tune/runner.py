@@ -372,7 +372,7 @@ def tune_model(options: TuneOptions, controller: ModelController, probe: LoadPro
             runner.progress(f"comparison: {other} search")
             comparison = run_search(other, space, runner.evaluate, base)
             head_to_head = _head_to_head(runner, search, comparison)
-        winner = pick_winner(baseline, search.trials)
+        winner = pick_winner(baseline, [search.best] if search.best is not None else [])
         source = "" if winner is None else (
             "baseline" if winner is baseline else search.strategy)
         verification = None
