@@ -225,7 +225,7 @@ def _trial_rows(trials: Sequence[TrialResult], winner: TrialResult | None) -> li
     rows = ["| # | config | meets target | throughput rps | p99 ms | at concurrency | "
             "queue ms | compute ms | batch |", "|---|---|---|---|---|---|---|---|---|"]
     for index, t in enumerate(trials, 1):
-        mark = " **(winner)**" if winner is not None and t is winner else ""
+        mark = " **(winner)**" if winner is not None and t.candidate == winner.candidate else ""
         status = "yes" if t.feasible else ("error" if t.error else "no")
         rows.append(f"| {index} | {t.candidate.label}{mark} | {status} | "
                     f"{_num(t.throughput_rps)} | {_num(t.p99_ms, 2)} | {t.concurrency or 'n/a'} | "
@@ -309,6 +309,19 @@ def render_markdown(report: TuneReport) -> str:
     return "\n".join(lines)
 
 
+def _points(trials: Sequence[TrialResult]) -> tuple[list[float], list[float]]:
+    """(p99, throughput) per trial; a trial over the target shows its step's throughput."""
+    xs, ys = [], []
+    for trial in trials:
+        rps = trial.throughput_rps
+        if not trial.feasible:
+            rps = next((s.throughput_rps for s in trial.steps
+                        if s.concurrency == trial.concurrency), 0.0)
+        xs.append(trial.p99_ms or 0.0)
+        ys.append(rps)
+    return xs, ys
+
+
 def _plot(report: TuneReport, path: Path) -> str | None:
     """Draw throughput against p99 per trial; returns a note when matplotlib is missing."""
     try:
@@ -323,31 +336,36 @@ def _plot(report: TuneReport, path: Path) -> str | None:
     trials = [t for t in report.search.trials if t.p99_ms is not None]
     others = [t for t in (report.comparison.trials if report.comparison else ())
               if t.p99_ms is not None]
-
-    def p99s(items: Sequence[TrialResult]) -> list[float]:
-        return [t.p99_ms or 0.0 for t in items]
-
     figure, axes = plt.subplots(figsize=(8, 5), dpi=100)
-    if others:
-        axes.scatter(p99s(others), [t.throughput_rps for t in others],
-                     marker="x", color="0.6", label=f"{report.comparison.strategy} trials"
-                     if report.comparison else "other trials")
-    axes.scatter(p99s(trials), [t.throughput_rps for t in trials],
-                 color="tab:blue", label=f"{report.search.strategy} trials")
+    for group, style in ((others, {"marker": "x", "color": "0.6"}),
+                         (trials, {"marker": "o", "color": "tab:blue"})):
+        if not group:
+            continue
+        name = report.search.strategy if group is trials else (
+            report.comparison.strategy if report.comparison else "other")
+        meets = [t for t in group if t.feasible]
+        misses = [t for t in group if not t.feasible]
+        axes.scatter(*_points(meets), label=f"{name} trials", **style)  # type: ignore[arg-type]
+        if misses:
+            hollow = {"facecolors": "none", "edgecolors": style["color"], "marker": "o"}
+            axes.scatter(*_points(misses), label=f"{name} trials over the target",
+                         **hollow)  # type: ignore[arg-type]
     front = pareto_front([*trials, *others, report.baseline])
     if front:
-        axes.plot(p99s(front), [t.throughput_rps for t in front],
-                  color="tab:green", drawstyle="steps-post", label="Pareto front")
+        axes.plot(*_points(front), color="tab:green", drawstyle="steps-post",
+                  label="Pareto front")
     if report.baseline.p99_ms is not None:
-        axes.scatter([report.baseline.p99_ms], [report.baseline.throughput_rps], marker="s",
-                     color="tab:orange", s=60, label="baseline (spec)")
+        axes.scatter(*_points([report.baseline]), marker="s", color="tab:orange", s=60,
+                     label="baseline (spec)")
     if report.winner is not None and report.winner.p99_ms is not None:
-        axes.scatter([report.winner.p99_ms], [report.winner.throughput_rps], marker="*",
-                     color="tab:red", s=220, label="winner", zorder=5)
+        axes.scatter(*_points([report.winner]), marker="*", color="tab:red", s=220,
+                     label="winner", zorder=5)
+    axes.set_xscale("log")
     axes.axvline(report.p99_target_ms, color="tab:red", linestyle="--",
                  label=f"target p99 {report.p99_target_ms:g} ms")
-    axes.set_xlabel("p99 latency, ms (at the trial's best step)")
-    axes.set_ylabel("throughput at target, requests/s")
+    axes.set_xlabel("p99 latency, ms, log scale (the trial's best step at the target, "
+                    "else its lowest p99)")
+    axes.set_ylabel("throughput at that step, requests/s")
     axes.set_title(f"{report.model}: throughput vs p99 per trial")
     axes.grid(True, alpha=0.3)
     axes.legend(loc="best", fontsize="small")
