@@ -244,7 +244,7 @@ def _release(project: ComposeProject, env: dict[str, str], detail: list[str]) ->
         serving = int(status["serving_version"])
         other = 1 if serving == 2 else 2
         _release_cli("rollout", url, env, "--to-version", str(other))
-        _release_cli("rollback", url, env)
+        _release_cli("rollback", url, env, "--to-version", str(serving))
         after = json.loads(_release_cli("status", url, env, "--json"))
         if int(after["serving_version"]) != serving:
             raise _StepFailed(f"{replica} serves version {after['serving_version']} after the "
@@ -322,11 +322,12 @@ def run_smoke(options: SmokeOptions, echo: Callable[[str], None] = print) -> Smo
             code = done.stdout.strip()
             if code != "0":
                 raise _StepFailed(f"locust master exited {code or 'late'}", service=LOCUST_MASTER)
-            logs = project.logs(LOCUST_MASTER, tail=60).splitlines()
-            verdicts = [line.split("|", 1)[-1].strip() for line in logs if "OVERALL:" in line]
-            counts = [line.split() for line in logs if line.split("|", 1)[-1].split()[:1]
-                      == ["Aggregated"]]
-            requests = counts[0][2] if counts and len(counts[0]) > 2 else "?"
+            # Compose prefixes each line with "SERVICE_1  | ".
+            logs = [line.split("|", 1)[-1].strip()
+                    for line in project.logs(LOCUST_MASTER, tail=60).splitlines()]
+            verdicts = [line for line in logs if line.startswith("OVERALL:")]
+            counts = [line.split() for line in logs if line.startswith("Aggregated")]
+            requests = counts[0][1] if counts and len(counts[0]) > 1 else "?"
             detail.append(f"exit 0, {verdicts[-1] if verdicts else 'no verdict line'}, "
                           f"{requests} requests")
         with runner.step("prometheus: targets up, rules loaded, no alert") as detail:
