@@ -1,0 +1,439 @@
+"""The ``overload`` drill: three times the measured capacity, then normal load again.
+
+::
+
+    python -m loadtests drill overload --model recommendation --duration 40s --report-dir DIR
+
+The drill starts its own embedded Triton (only the model under test and, for an
+ensemble, its steps). Before the load it measures the capacity: a closed loop of
+``--capacity-concurrency`` calls for a few seconds. The locust users (the normal load)
+then run for ``--duration``; in the middle, for ``--overload`` seconds (20 by default),
+a generator in the drill adds ``--overload-callers`` (256) back-to-back callers on top
+of them. Shed calls return at once, so the calls offered per second reach several times
+the capacity; each call carries a deadline (``--deadline``, by default half the
+model's p99 target) that Triton enforces as the request's queue timeout.
+
+On a 2-core host a Python client cannot issue three times what the server serves one
+row at a time, so the generator and the capacity measurement put ``--rows`` user ids in
+each call (the same unit in both, so the ratio is honest): the server, not the client,
+becomes the bottleneck, and Triton's queue policy (``max_queue_size``, its default
+timeout) must shed the excess.
+
+It passes when all of these held:
+
+- the generator offered at least three times the measured capacity, and the server shed;
+- no call (locust's or the generator's) hung past its deadline;
+- the p99 of the calls the server accepted from the users during the overload met the
+  model's p99 target (``loadtests/targets.toml``);
+- the server did not crash and its memory (RSS of Triton and its backend stubs) stayed
+  within ``--max-memory-growth`` of what it was before;
+- the users' throughput recovered (to 80 % of the level before the overload) within
+  5 s after the overload ended; no user call failed for another reason than shedding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from loadtests.drills import Check, Drill, DrillContext, DrillResult, register
+from loadtests.drills.failover import needed_models
+from loadtests.errors import DrillError
+from loadtests.records import Outcome, RequestRecord
+from loadtests.runner import Endpoints
+
+__all__ = ["MIN_OVERLOAD_RATIO", "RECOVERY_LIMIT_S", "Overload", "process_group_rss_bytes"]
+
+MIN_OVERLOAD_RATIO = 3.0
+"""Offered load during the overload, at least, in multiples of the measured capacity."""
+
+RECOVERY_LIMIT_S = 5.0
+"""Throughput must be back within this many seconds after the overload ends."""
+
+_RECOVERY_SHARE = 0.8
+_CAPACITY_WINDOW_S = 3.0
+_MEMORY_POLL_S = 0.5
+_PAGE_BYTES = 4096
+_HUNG_SLACK_S = 1.0
+_DEADLINE_SHARE_OF_P99 = 0.5
+
+
+def process_group_rss_bytes(pgid: int) -> int:
+    """Resident memory of every process in process group ``pgid`` (Linux /proc)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2:].split()
+            if int(fields[2]) == pgid:
+                total += int(fields[21]) * _PAGE_BYTES
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+@dataclass
+class _Generated:
+    """What the overload generator saw."""
+
+    offered: int = 0
+    ok: int = 0
+    shed: int = 0
+    failed: int = 0
+    accepted_ms: list[float] = field(default_factory=list)
+    max_ms: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+
+def _client_module(protocol: str) -> Any:
+    if protocol == "grpc":
+        import tritonclient.grpc.aio as module
+    else:
+        import tritonclient.http.aio as module
+    return module
+
+
+def _is_shed(error: BaseException) -> bool:
+    text = str(error)
+    return ("UNAVAILABLE" in text or "503" in text or "queue" in text.lower()
+            or "Request timeout expired" in text)
+
+
+class _Generator:
+    """Calls of ``rows`` user ids each, from concurrent back-to-back callers."""
+
+    def __init__(self, protocol: str, address: str, model: str, rows: int,
+                 deadline_s: float) -> None:
+        self.protocol = protocol
+        self.address = address
+        self.model = model
+        self.rows = rows
+        self.deadline_s = deadline_s
+        self._module = _client_module(protocol)
+        import tritonclient.grpc as grpc_types
+        import tritonclient.http as http_types
+
+        self._types = grpc_types if protocol == "grpc" else http_types
+
+    def _inputs(self, call: int) -> list[Any]:
+        ids = (np.arange(self.rows, dtype=np.int64) + call * self.rows) % 5000
+        tensor = self._types.InferInput("user_id", [self.rows, 1], "INT64")
+        tensor.set_data_from_numpy(ids.reshape(self.rows, 1))
+        return [tensor]
+
+    async def _call(self, client: Any, call: int, result: _Generated) -> None:
+        started = time.monotonic()
+        # The deadline travels with the call (Triton's request timeout): work still queued
+        # past it is dropped by the server instead of delaying the calls behind it.
+        server_timeout_us = int(self.deadline_s * 1e6)
+        bound_s = self.deadline_s + _HUNG_SLACK_S
+        try:
+            if self.protocol == "grpc":
+                await client.infer(self.model, self._inputs(call), timeout=server_timeout_us,
+                                   client_timeout=bound_s)
+            else:
+                await asyncio.wait_for(client.infer(self.model, self._inputs(call),
+                                                    timeout=server_timeout_us), bound_s)
+        except Exception as error:
+            elapsed_ms = (time.monotonic() - started) * 1000.0
+            if _is_shed(error) and not isinstance(error, asyncio.TimeoutError):
+                result.shed += 1
+            else:
+                result.failed += 1
+                if len(result.errors) < 5:
+                    result.errors.append(f"{type(error).__name__}: {error}"[:200])
+        else:
+            elapsed_ms = (time.monotonic() - started) * 1000.0
+            result.ok += 1
+            result.accepted_ms.append(elapsed_ms)
+        result.max_ms = max(result.max_ms, elapsed_ms)
+
+    def _client(self) -> Any:
+        if self.protocol == "grpc":
+            return self._module.InferenceServerClient(self.address)
+        return self._module.InferenceServerClient(self.address, conn_limit=256,
+                                                  conn_timeout=self.deadline_s)
+
+    async def closed_loop(self, concurrency: int, window_s: float) -> float:
+        """Calls per second served by ``concurrency`` callers back to back for ``window_s``."""
+        client = self._client()
+        result = _Generated()
+        end = time.monotonic() + window_s
+        counter = iter(range(10**9))
+
+        async def caller() -> None:
+            while time.monotonic() < end:
+                await self._call(client, next(counter), result)
+
+        try:
+            started = time.monotonic()
+            await asyncio.gather(*(caller() for _ in range(concurrency)))
+            elapsed = time.monotonic() - started
+        finally:
+            await client.close()
+        if result.failed:
+            raise DrillError(f"capacity measurement failed: {result.errors[:2]}")
+        return result.ok / elapsed
+
+    async def flood(self, callers: int, window_s: float) -> _Generated:
+        """``callers`` back-to-back callers for ``window_s``: a shed call returns at once,
+        so the offered rate (calls started per second) far exceeds what is served."""
+        client = self._client()
+        result = _Generated()
+        end = time.monotonic() + window_s
+        counter = iter(range(10**9))
+
+        async def caller() -> None:
+            while time.monotonic() < end:
+                result.offered += 1
+                await self._call(client, next(counter), result)
+
+        try:
+            await asyncio.gather(*(caller() for _ in range(callers)))
+        finally:
+            await client.close()
+        return result
+
+
+def _completion_rate(records: Sequence[RequestRecord], start_s: float, end_s: float) -> float:
+    done = [r for r in records if r.outcome is Outcome.OK
+            and start_s <= r.started_at_s + r.latency_ms / 1000.0 < end_s]
+    return len(done) / max(end_s - start_s, 1e-9)
+
+
+def _recovery_s(records: Sequence[RequestRecord], overload_end_s: float, level: float,
+                horizon_s: float) -> float | None:
+    """Seconds after the overload until a 1-s window of answers reaches ``level``/s."""
+    step = 0.25
+    offset = 0.0
+    while offset + 1.0 <= horizon_s:
+        start = overload_end_s + offset
+        if _completion_rate(records, start, start + 1.0) >= level:
+            return offset
+        offset += step
+    return None
+
+
+@register
+class Overload(Drill):
+    """Offer three times the measured capacity for 20 s, then normal load again."""
+
+    name = "overload"
+    summary = "3x the measured capacity for 20 s: shed fast, stay bounded, recover"
+    description = ("Measure the capacity, then under the users' normal load add "
+                   "--overload-callers callers for --overload seconds. Passes if at least "
+                   "3x the capacity was offered and shed, nothing "
+                   "hung past its deadline, the users' accepted p99 met the target, the "
+                   "server kept running with bounded memory, and throughput recovered "
+                   "within 5 s.")
+    default_users = 4
+    default_duration_s = 40.0
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """The overload's size, length and bounds."""
+        parser.add_argument("--overload", dest="overload_s", type=float, default=20.0,
+                            metavar="SECONDS", help="length of the overload (default 20)")
+        parser.add_argument("--overload-callers", type=int, default=256,
+                            help="concurrent callers of the overload generator (default 256)")
+        parser.add_argument("--rows", type=int, default=64,
+                            help="user ids per generated call (default 64)")
+        parser.add_argument("--deadline", dest="deadline_s", type=float, default=None,
+                            metavar="SECONDS", help="deadline of every generated call, sent "
+                            "to Triton as its request timeout (default: half the model's p99 "
+                            "target); a call still unanswered 1 s after it has hung")
+        parser.add_argument("--capacity-concurrency", type=int, default=16,
+                            help="callers of the capacity measurement (default 16)")
+        parser.add_argument("--max-memory-growth", type=float, default=1.5,
+                            help="peak RSS during the overload / RSS before (default 1.5)")
+
+    def configure(self, ctx: DrillContext) -> None:
+        """Check the options; the drill starts its own server (no ``--host``)."""
+        args = ctx.args
+        if ctx.options.host is not None:
+            raise DrillError("--host: the overload drill watches the server's memory, so it "
+                             "starts its own server; leave --host out")
+        if args.overload_s <= 0 or args.overload_s >= ctx.options.duration_s - 4:
+            raise DrillError(f"--overload: must be > 0 and leave at least 2 s of normal load "
+                             f"before and after it within --duration "
+                             f"{ctx.options.duration_s:g} s, got {args.overload_s:g}")
+        if not 1 <= args.overload_callers <= 4096:
+            raise DrillError(f"--overload-callers: must be 1-4096, got {args.overload_callers}")
+        if not 1 <= args.rows <= 64:
+            raise DrillError(f"--rows: must be 1-64, got {args.rows}")
+        if args.deadline_s is None:
+            from loadtests.targets import load_targets, targets_for
+
+            target = targets_for(load_targets(getattr(args, "targets", None)),
+                                 ctx.options.model)
+            args.deadline_s = _DEADLINE_SHARE_OF_P99 * target.p99_ms / 1000.0
+        if args.deadline_s <= 0:
+            raise DrillError(f"--deadline: must be > 0, got {args.deadline_s}")
+
+    @contextmanager
+    def serve(self, ctx: DrillContext) -> Iterator[Endpoints]:
+        """Start the embedded Triton on the model (and its steps) only."""
+        import shutil
+        import tempfile
+
+        from serving import ServingError, TritonServer
+        from serving.replicas import copy_models
+
+        options = ctx.options
+        models = needed_models(options.repository, options.model)
+        folder = Path(tempfile.mkdtemp(prefix="overload-drill-"))
+        try:
+            repository = copy_models(options.repository, models, folder / "repository")
+            ctx.log(f"starting the embedded Triton on {models} ...")
+            server = TritonServer(repository)
+            try:
+                server.start()
+            except ServingError as exc:
+                raise DrillError(f"embedded server: {exc}") from exc
+            ctx.server = server
+            try:
+                host = server.grpc_url if options.protocol == "grpc" else server.http_url
+                yield Endpoints(host, server.http_url, server.metrics_url)
+            finally:
+                server.stop()
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _generator(self, ctx: DrillContext) -> _Generator:
+        server = ctx.server
+        address = server.grpc_address if ctx.options.protocol == "grpc" else server.http_address
+        return _Generator(ctx.options.protocol, address, ctx.options.model, ctx.args.rows,
+                          ctx.args.deadline_s)
+
+    def prepare(self, ctx: DrillContext) -> None:
+        """Measure the capacity in calls of ``--rows`` user ids, before any other load."""
+        concurrency = ctx.args.capacity_concurrency
+        capacity = asyncio.run(self._generator(ctx).closed_loop(concurrency, _CAPACITY_WINDOW_S))
+        ctx.details["capacity"] = {"calls_per_s": round(capacity, 1),
+                                   "rows_per_call": ctx.args.rows,
+                                   "rows_per_s": round(capacity * ctx.args.rows, 1),
+                                   "concurrency": concurrency,
+                                   "window_s": _CAPACITY_WINDOW_S}
+        ctx.log(f"measured capacity: {capacity:.0f} calls/s of {ctx.args.rows} rows")
+
+    def run(self, ctx: DrillContext) -> None:
+        """Normal load, overload on top of it, normal load again; watch memory."""
+        assert ctx.load is not None
+        load, server, args = ctx.load, ctx.server, ctx.args
+        before_s = (load.remaining_s() - args.overload_s) / 2
+        peak = {"rss": 0}
+        stop = threading.Event()
+
+        def watch_memory() -> None:
+            while not stop.wait(_MEMORY_POLL_S):
+                peak["rss"] = max(peak["rss"], process_group_rss_bytes(server.pid or -1))
+
+        with ctx.timeline.phase("before"):
+            ctx.hold(max(0.0, before_s - 1.0))
+            rss_before = process_group_rss_bytes(server.pid or -1)
+            ctx.hold(min(1.0, before_s))
+        watcher = threading.Thread(target=watch_memory, daemon=True)
+        watcher.start()
+        try:
+            with ctx.timeline.phase("overload"):
+                ctx.timeline.mark(f"overload: {args.overload_callers} callers", kind="overload")
+                generated = asyncio.run(self._generator(ctx).flood(args.overload_callers,
+                                                                   args.overload_s))
+        finally:
+            stop.set()
+            watcher.join(5.0)
+        with ctx.timeline.phase("after"):
+            load.hold_until_end()
+        offered_rps = generated.offered / args.overload_s
+        accepted = np.asarray(generated.accepted_ms) if generated.accepted_ms else None
+        ctx.details["generator"] = {
+            "callers": args.overload_callers,
+            "offered_calls_per_s": round(offered_rps, 1),
+            "offered_over_capacity": round(offered_rps / ctx.details["capacity"]["calls_per_s"],
+                                           2),
+            "offered": generated.offered, "accepted": generated.ok, "shed": generated.shed,
+            "failed": generated.failed,
+            "accepted_p99_ms": None if accepted is None else round(float(
+                np.percentile(accepted, 99)), 1),
+            "max_ms": round(generated.max_ms, 1), "errors": generated.errors,
+        }
+        ctx.details["memory"] = {"rss_before_mib": round(rss_before / 2**20, 1),
+                                 "rss_peak_mib": round(peak["rss"] / 2**20, 1)}
+        ctx.details["server_running_after"] = bool(server.is_running)
+
+    def checks(self, ctx: DrillContext, result: DrillResult) -> list[Check]:
+        """The five conditions of the module documentation, plus the load's own health."""
+        from loadtests.targets import load_targets, targets_for
+
+        args, details = ctx.args, ctx.details
+        checks = [
+            Check("drill steps completed", result.error is None, result.error or ""),
+            Check("locust ended by itself", result.locust_exit_code == 0,
+                  f"exit code {result.locust_exit_code}"),
+        ]
+        generator = details.get("generator")
+        if generator is None:
+            return checks
+        ratio = generator["offered_over_capacity"]
+        checks.append(Check(f"offered >= {MIN_OVERLOAD_RATIO:g}x the measured capacity",
+                            ratio >= MIN_OVERLOAD_RATIO,
+                            f"{generator['offered_calls_per_s']} calls/s offered, "
+                            f"{details['capacity']['calls_per_s']} measured: {ratio}x"))
+        overload = result.phase("overload")
+        shed = generator["shed"] + overload.shed
+        checks.append(Check("the server shed the excess", shed > 0,
+                            f"{generator['shed']} generated and {overload.shed} user calls "
+                            f"shed"))
+        deadline_ms = (args.deadline_s + _HUNG_SLACK_S) * 1000.0
+        user_deadline_ms = ctx.options.request_timeout_s * 1000.0
+        slowest_user = max((r.latency_ms for r in result.records), default=0.0)
+        checks.append(Check(
+            "no call hung past its deadline",
+            generator["failed"] == 0 and generator["max_ms"] <= deadline_ms
+            and slowest_user <= user_deadline_ms,
+            f"generator: slowest {generator['max_ms']:.0f} ms (bound {deadline_ms:.0f}), "
+            f"{generator['failed']} failed; users: slowest {slowest_user:.0f} ms (bound "
+            f"{user_deadline_ms:.0f})"))
+        target_ms = targets_for(load_targets(getattr(args, "targets", None)),
+                                ctx.options.model).p99_ms
+        origin = ctx.load.started_at_s if ctx.load is not None else 0.0
+        accepted = [r.latency_ms for r in result.records if r.outcome is Outcome.OK
+                    and origin + overload.start_s <= r.started_at_s < origin + overload.end_s]
+        p99 = float(np.percentile(np.asarray(accepted), 99)) if accepted else None
+        details["users_accepted_p99_ms_during_overload"] = None if p99 is None else round(p99, 1)
+        checks.append(Check("p99 of accepted user calls during the overload met the target",
+                            p99 is not None and p99 <= target_ms,
+                            f"p99 {'n/a' if p99 is None else f'{p99:.1f}'} ms, target "
+                            f"{target_ms:g} ms, {len(accepted)} accepted"))
+        memory = details["memory"]
+        limit_mib = memory["rss_before_mib"] * args.max_memory_growth
+        checks.append(Check("the server kept running with bounded memory",
+                            details["server_running_after"] and result.phase("after").requests > 0
+                            and memory["rss_peak_mib"] <= limit_mib,
+                            f"RSS {memory['rss_before_mib']} MiB before, peak "
+                            f"{memory['rss_peak_mib']} MiB (limit {limit_mib:.0f} MiB)"))
+        before = result.phase("before")
+        level = _RECOVERY_SHARE * _completion_rate(
+            result.records, origin + before.start_s, origin + before.end_s)
+        overload_end = origin + overload.end_s
+        recovered = _recovery_s(result.records, overload_end, level,
+                                origin + result.phase("after").end_s - overload_end)
+        details["recovery_s"] = recovered
+        checks.append(Check(f"throughput recovered within {RECOVERY_LIMIT_S:g} s",
+                            recovered is not None and recovered <= RECOVERY_LIMIT_S,
+                            f"{'never' if recovered is None else f'{recovered:.2f} s'} to "
+                            f"{level:.0f} answers/s ({_RECOVERY_SHARE:.0%} of before)"))
+        checks.append(Check("no user call failed (shed ones apart)", result.total.failures == 0,
+                            f"{result.total.failures} failed, {result.total.shed} shed"))
+        return checks
+
