@@ -2,9 +2,9 @@
 
 A trial measures one candidate at rising client concurrency (:func:`sweep_concurrency`,
 with the measurement injected) and keeps the best throughput whose p99 meets the
-target (:func:`summarize_trial`). The sweep stops by itself: after the first step over
-the target (more concurrency only queues more), or when ``patience`` steps in a row gain
-less than ``min_gain`` over the best so far (the server is saturated).
+target (:func:`summarize_trial`). The sweep stops by itself when ``patience`` steps in a
+row miss the target (more concurrency only queues more) or gain less than ``min_gain``
+over the best so far (the server is saturated); one noisy step does not end it.
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ def sweep_concurrency(
         p99_target_ms: The latency target.
         max_error_ratio: Highest error ratio a step may have and still count.
         min_gain: Relative throughput gain below which a step counts as not gaining.
-        patience: Consecutive steps without gain after which the sweep ends (saturated;
-            more than one, so a single noisy step does not end it).
+        patience: Consecutive steps over the target, or without gain, after which the
+            sweep ends (more than one, so a single noisy step does not end it).
 
     Returns:
         The measured steps, in order (at least one).
@@ -114,12 +114,16 @@ def sweep_concurrency(
         raise TuneError(f"concurrencies: need distinct levels >= 1 in rising order, got {levels}")
     steps: list[StepResult] = []
     best_rps = 0.0
-    strikes = 0
+    strikes = misses = 0
     for level in levels:
         step = measure_step(level)
         steps.append(step)
         if not step_meets(step, p99_target_ms, max_error_ratio):
-            break
+            misses += 1
+            if misses >= patience:
+                break
+            continue
+        misses = 0
         if best_rps > 0 and step.throughput_rps < best_rps * (1.0 + min_gain):
             strikes += 1
             if strikes >= patience:
