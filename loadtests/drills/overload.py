@@ -63,7 +63,8 @@ _RECOVERY_SHARE = 0.8
 _CAPACITY_WINDOW_S = 3.0
 _MEMORY_POLL_S = 0.5
 _PAGE_BYTES = 4096
-_HUNG_SLACK_S = 1.0
+_HUNG_SLACK_S = 2.0
+_CAPACITY_CALL_BOUND_S = 30.0
 _DEADLINE_SHARE_OF_P99 = 0.5
 
 
@@ -132,19 +133,25 @@ class _Generator:
         tensor.set_data_from_numpy(ids.reshape(self.rows, 1))
         return [tensor]
 
-    async def _call(self, client: Any, call: int, result: _Generated) -> None:
+    def _outputs(self) -> list[Any]:
+        if self.protocol == "grpc":
+            return [self._types.InferRequestedOutput(name) for name in ("item_ids", "scores")]
+        return [self._types.InferRequestedOutput(name, binary_data=True)
+                for name in ("item_ids", "scores")]
+
+    async def _call(self, client: Any, call: int, result: _Generated, *,
+                    with_deadline: bool = True) -> None:
         started = time.monotonic()
         # The deadline travels with the call (Triton's request timeout): work still queued
         # past it is dropped by the server instead of delaying the calls behind it.
-        server_timeout_us = int(self.deadline_s * 1e6)
-        bound_s = self.deadline_s + _HUNG_SLACK_S
+        server_timeout_us = int(self.deadline_s * 1e6) if with_deadline else None
+        bound_s = self.deadline_s + _HUNG_SLACK_S if with_deadline else _CAPACITY_CALL_BOUND_S
         try:
-            if self.protocol == "grpc":
-                await client.infer(self.model, self._inputs(call), timeout=server_timeout_us,
-                                   client_timeout=bound_s)
-            else:
-                await asyncio.wait_for(client.infer(self.model, self._inputs(call),
-                                                    timeout=server_timeout_us), bound_s)
+            request = client.infer(self.model, self._inputs(call), outputs=self._outputs(),
+                                   timeout=server_timeout_us,
+                                   **({"client_timeout": bound_s} if self.protocol == "grpc"
+                                      else {}))
+            await asyncio.wait_for(request, bound_s + _HUNG_SLACK_S)
         except Exception as error:
             elapsed_ms = (time.monotonic() - started) * 1000.0
             if _is_shed(error) and not isinstance(error, asyncio.TimeoutError):
@@ -162,8 +169,8 @@ class _Generator:
     def _client(self) -> Any:
         if self.protocol == "grpc":
             return self._module.InferenceServerClient(self.address)
-        return self._module.InferenceServerClient(self.address, conn_limit=256,
-                                                  conn_timeout=self.deadline_s)
+        return self._module.InferenceServerClient(self.address, conn_limit=1024,
+                                                  conn_timeout=_CAPACITY_CALL_BOUND_S)
 
     async def closed_loop(self, concurrency: int, window_s: float) -> float:
         """Calls per second served by ``concurrency`` callers back to back for ``window_s``."""
@@ -174,7 +181,7 @@ class _Generator:
 
         async def caller() -> None:
             while time.monotonic() < end:
-                await self._call(client, next(counter), result)
+                await self._call(client, next(counter), result, with_deadline=False)
 
         try:
             started = time.monotonic()
@@ -251,7 +258,7 @@ class Overload(Drill):
         parser.add_argument("--deadline", dest="deadline_s", type=float, default=None,
                             metavar="SECONDS", help="deadline of every generated call, sent "
                             "to Triton as its request timeout (default: half the model's p99 "
-                            "target); a call still unanswered 1 s after it has hung")
+                            "target); a call still unanswered 2 s after it has hung")
         parser.add_argument("--capacity-concurrency", type=int, default=16,
                             help="callers of the capacity measurement (default 16)")
         parser.add_argument("--max-memory-growth", type=float, default=1.5,
