@@ -373,6 +373,9 @@ def run_benchmark(options: BenchOptions) -> BenchResult:
             (unbatched,) = _measure_served(server.grpc_address, options, [concurrency],
                                            "dynamic batching off")
     result.figures.append(unbatched)
+    from loadtests.bench_balancer import measure_balancer_overhead
+
+    measure_balancer_overhead(options, result)
     result.ratios["serving_efficiency"] = best_served.value / best_local.value
     result.ratios["dynamic_batching_speedup"] = best_served.value / unbatched.value
     result.notes.insert(0, f"best in-process: {best_local.setting}; best served: "
@@ -387,6 +390,8 @@ _RATIO_LABELS = {
     "dynamic_batching_speedup": "dynamic batching on / off throughput (c)",
     "typed_vs_raw_latency_grpc": "typed / raw client median latency, gRPC (d)",
     "typed_vs_raw_latency_http": "typed / raw client median latency, HTTP (d)",
+    "balancer_vs_direct_latency_grpc": "through HAProxy / direct median latency, gRPC (e)",
+    "balancer_vs_direct_latency_http": "through HAProxy / direct median latency, HTTP (e)",
 }
 
 
