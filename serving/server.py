@@ -359,7 +359,9 @@ class TritonServer:
             f"--exit-timeout-secs={self.exit_timeout_s}",
         ]
         if self.model_control_mode == "explicit":
-            command.append("--load-model=*")
+            # Strict readiness would report the whole server not ready for good once one
+            # version fails to load (a refused rollout); clients check model readiness.
+            command += ["--load-model=*", "--strict-readiness=false"]
         if self.admin_key is not None:
             restricted = (f"model-repository,shared-memory,logging,trace:"
                           f"{ADMIN_HEADER}={self.admin_key}")

@@ -122,6 +122,14 @@ class RepositoryApi:
         except RepositoryApiError:
             return False
 
+    def server_ready(self) -> bool:
+        """Whether ``/v2/health/ready`` says ready (False when unreachable)."""
+        try:
+            with _translated("server readiness"):
+                return bool(self._client.is_server_ready())
+        except RepositoryApiError:
+            return False
+
     def infer(self, model: str, version: int, case: GoldenCase) -> dict[str, npt.NDArray[Any]]:
         """Run one golden case pinned to ``version``; output name -> array."""
         inputs = []

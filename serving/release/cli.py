@@ -26,7 +26,8 @@ EXIT_OK, EXIT_REFUSED, EXIT_INPUT, EXIT_RESTORE_FAILED = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    # No abbreviations: `--admin-key SECRET` must not pass for `--admin-key-file`.
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     common.add_argument("--url", default=os.environ.get("TRITON_URL", "http://127.0.0.1:8000"),
                         help="the server's HTTP endpoint (default $TRITON_URL or "
                         "http://127.0.0.1:8000)")
@@ -40,18 +41,19 @@ def _parser() -> argparse.ArgumentParser:
                         help="bound on waiting for a version to become READY (default 120)")
     common.add_argument("--json", action="store_true", help="print the result as JSON")
     parser = argparse.ArgumentParser(
-        prog="python -m serving.release",
+        prog="python -m serving.release", allow_abbrev=False,
         description="Roll model versions out and back on a Triton in explicit "
         "model-control mode, verified by golden inputs and outputs.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    status = sub.add_parser("status", parents=[common], help="versions and their states")
+    status = sub.add_parser("status", parents=[common], allow_abbrev=False,
+                            help="versions and their states")
     status.add_argument("model")
-    rollout = sub.add_parser("rollout", parents=[common],
+    rollout = sub.add_parser("rollout", parents=[common], allow_abbrev=False,
                              help="load, verify and switch to a version")
     rollout.add_argument("model")
     rollout.add_argument("--to-version", type=int, required=True)
-    rollback = sub.add_parser("rollback", parents=[common],
+    rollback = sub.add_parser("rollback", parents=[common], allow_abbrev=False,
                               help="return to the previous version, or --to-version")
     rollback.add_argument("model")
     rollback.add_argument("--to-version", type=int, default=None)

@@ -86,6 +86,9 @@ class ServerApi(Protocol):
     def is_ready(self, model: str, version: int) -> bool:
         """Whether a version is READY."""
 
+    def server_ready(self) -> bool:
+        """Whether the server as a whole reports ready."""
+
     def infer(self, model: str, version: int, case: GoldenCase) -> dict[str, npt.NDArray[Any]]:
         """Run a golden case pinned to a version."""
 
@@ -381,6 +384,10 @@ class ReleaseController:
         except (RepositoryApiError, _StepFailed) as error:
             self._record(result, "restore", started, False, str(error))
             return None
-        self._record(result, "restore", started, True,
-                     f"version {current} serves alone again")
+        detail = f"version {current} serves alone again"
+        if not self.api.server_ready():
+            detail += (f"; note: /v2/health/ready now says not ready because version {target} "
+                       "failed to load (Triton's --strict-readiness); model readiness is fine "
+                       "(docs/releases.md)")
+        self._record(result, "restore", started, True, detail)
         return current

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from clients import RecommendationClient
+from clients import RecommendationClient, RetryPolicy
+from clients.errors import ServerUnavailableError
 from serving import TritonServer
 from serving.release import (
     ReleaseController,
@@ -65,7 +66,7 @@ def test_rollout_to_broken_version_is_refused_and_the_serving_version_restored(
     assert refused.value.result.steps[-1].name == "restore" and refused.value.result.steps[-1].ok
     assert serving == 1
     assert {r.version: r.state for r in rows}[BROKEN_VERSION] == "UNAVAILABLE"
-    assert _answering_version(release_server) == "1"
+    assert _answering_version(release_server) == "1"  # the server still reports ready
 
 
 def test_rollout_is_refused_at_smoke_when_outputs_differ_from_the_golden_file(
@@ -97,3 +98,16 @@ def test_rollout_refuses_a_version_without_golden_file_before_calling_the_server
 
     assert "no golden file" in str(error.value)
     assert controller.status(MODEL)[1] == 1
+
+
+@pytest.mark.parametrize("scheme", ["http", "grpc"])
+def test_client_pinned_to_the_old_version_gets_unavailable_after_the_switch(
+    controller: ReleaseController, release_server: TritonServer, scheme: str
+) -> None:
+    controller.rollout(MODEL, 2)
+    url = release_server.http_url if scheme == "http" else release_server.grpc_url
+
+    with RecommendationClient(url, model_version="1",
+                              retry=RetryPolicy.disabled()) as client, \
+            pytest.raises(ServerUnavailableError, match="version 1 is not at ready state"):
+        client.recommend(user_id=7, k=5)
