@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +56,14 @@ class StepLoad:
     failures: int
     elapsed_s: float
     first_error: str | None = None
+
+    @classmethod
+    def combine(cls, loads: Sequence[StepLoad]) -> StepLoad:
+        """Pool several runs of the same config (latencies joined, times added)."""
+        first_error = next((load.first_error for load in loads if load.first_error), None)
+        return cls(tuple(ms for load in loads for ms in load.latencies_ms),
+                   sum(load.failures for load in loads),
+                   sum(load.elapsed_s for load in loads), first_error)
 
     @property
     def requests(self) -> int:

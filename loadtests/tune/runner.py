@@ -27,7 +27,7 @@ from loadtests.tune.control import (
     candidate_from_config,
 )
 from loadtests.tune.errors import CandidateError, ModelControlError, TuneError
-from loadtests.tune.measure import TUNABLE_MODELS, LoadProbe
+from loadtests.tune.measure import TUNABLE_MODELS, LoadProbe, StepLoad
 from loadtests.tune.patch import apply_patch, build_patch
 from loadtests.tune.report import HeadToHead, TuneReport, Verification, write_tune_report
 from loadtests.tune.search import SEARCH_STRATEGIES, SearchOutcome, pick_winner, run_search
@@ -275,31 +275,39 @@ def _head_to_head(runner: TrialRunner, first: SearchOutcome, second: SearchOutco
 
 
 def _verify(runner: TrialRunner, winner: TrialResult, baseline: TrialResult,
-            options: TuneOptions) -> Verification:
-    """Re-measure the winner (and the baseline) for ``verify_s`` and check the targets."""
+            options: TuneOptions, rounds: int = 2) -> Verification:
+    """Re-measure the winner for ``verify_s`` and check the targets.
+
+    When the winner is not the baseline, the two are measured in alternation
+    (``rounds`` turns each, ``verify_s / rounds`` seconds a turn, order swapped every
+    round), so a change in the machine's load hits both alike.
+    """
     probe = runner.probe
-    concurrency = winner.concurrency or 1
-    if winner is baseline:
-        runner.controller.load(options.model, runner.original)
-    else:
-        runner.load(winner.candidate)
-    if options.warmup_s > 0:
-        probe.warm_up(min(4, concurrency), options.warmup_s)
-    runner.progress(f"verification: {winner.candidate.label} at concurrency {concurrency} "
-                    f"for {options.verify_s:g} s")
-    measured = probe.load(concurrency, options.verify_s).measured()
+    finalists = [("winner", winner)] if winner is baseline else [
+        ("winner", winner), ("baseline", baseline)]
+    turns = rounds if len(finalists) > 1 else 1
+    loads: dict[str, list[StepLoad]] = {name: [] for name, _ in finalists}
+    for index in range(turns):
+        for name, trial in finalists if index % 2 == 0 else finalists[::-1]:
+            if trial is baseline:
+                runner.controller.load(options.model, runner.original)
+            else:
+                runner.load(trial.candidate)
+            concurrency = trial.concurrency or 1
+            if options.warmup_s > 0:
+                probe.warm_up(min(4, concurrency), options.warmup_s)
+            runner.progress(f"verification, turn {index + 1}: {name}, "
+                            f"{trial.candidate.label} at concurrency {concurrency}")
+            loads[name].append(probe.load(concurrency, options.verify_s / turns))
+    measured = StepLoad.combine(loads["winner"]).measured()
     table = load_targets(options.targets)
     targets = targets_for(table, options.model).with_overrides({"p99_ms": options.p99_ms})
     verdicts = tuple(evaluate_targets(options.model, targets, measured))
     baseline_measured: Measured | None = None
-    if winner is not baseline:
-        runner.controller.load(options.model, runner.original)
-        if options.warmup_s > 0:
-            probe.warm_up(min(4, concurrency), options.warmup_s)
-        base_concurrency = baseline.concurrency or concurrency
-        runner.progress(f"verification: baseline at concurrency {base_concurrency}")
-        baseline_measured = probe.load(base_concurrency, options.verify_s).measured()
-    return Verification(concurrency, options.verify_s, measured, verdicts, baseline_measured)
+    if "baseline" in loads:
+        baseline_measured = StepLoad.combine(loads["baseline"]).measured()
+    return Verification(winner.concurrency or 1, options.verify_s, measured, verdicts,
+                        baseline_measured)
 
 
 def _notes(original: mc.ModelConfig, winner: TrialResult | None, host: HostInfo,
