@@ -60,7 +60,10 @@ def test_embedded_release_command_changes_only_the_model_control_mode_when_parse
         assert release[replica]["command"] == expected, replica
     gpu_release = DEPLOY / "compose.release.yml"
     if gpu_release.exists():
-        assert _services(gpu_release)["triton"]["command"] == expected
+        # A refused rollout would leave strict readiness false for good (docs/releases.md).
+        gpu_expected = [("--strict-readiness=false" if flag == "--strict-readiness=true"
+                         else flag) for flag in expected]
+        assert _services(gpu_release)["triton"]["command"] == gpu_expected
 
 
 def test_embedded_override_keeps_gpu_triton_out_of_the_default_start_when_parsed() -> None:
