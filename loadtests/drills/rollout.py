@@ -78,7 +78,8 @@ class VersionStatsAccumulator:
     Triton drops a version's statistics when it unloads it and restarts them when it
     loads it again, so a before/after difference is wrong across a switch. This polls
     ``/v2/models/MODEL/stats`` every 0.1 s and adds each version's increase; the counts
-    of a version may miss the requests it served within one poll of its unloading.
+    of a version may miss the requests it served within one poll of its unloading, and
+    they include Triton's warm-up samples and the release controller's smoke calls.
 
     Args:
         stats_url: Triton's HTTP URL.
@@ -120,24 +121,26 @@ class VersionStatsAccumulator:
             with self._lock:
                 self.polls_failed += 1
             return
+        latest: dict[str, tuple[int, int, int, int]] = {}
+        for entry in entries:
+            stats = entry.get("inference_stats", {})
+            now = (int(stats.get("success", {}).get("count", 0)),
+                   int(stats.get("fail", {}).get("count", 0)),
+                   int(entry.get("inference_count", 0)),
+                   int(entry.get("execution_count", 0)))
+            # A version can be listed twice (while it reloads in the background, or the
+            # same instance twice): follow the larger, older counter.
+            version = str(entry.get("version", ""))
+            latest[version] = max(latest.get(version, now), now)
         with self._lock:
-            seen: dict[str, int] = {}
-            for entry in entries:
-                stats = entry.get("inference_stats", {})
-                now = (int(stats.get("success", {}).get("count", 0)),
-                       int(stats.get("fail", {}).get("count", 0)),
-                       int(entry.get("inference_count", 0)),
-                       int(entry.get("execution_count", 0)))
-                # While a version reloads in the background Triton lists it twice (old and
-                # new instance): tell them apart by their order in the answer.
-                version = str(entry.get("version", ""))
-                key = f"{version}#{seen.get(version, 0)}"
-                seen[version] = seen.get(version, 0) + 1
-                before = self._last.get(key, (0, 0, 0, 0))
-                for index, (new, old) in enumerate(zip(now, before, strict=True)):
+            for version, now in latest.items():
+                before = self._last.get(version, (0, 0, 0, 0))
+                if now[0] < before[0]:
                     # A smaller count means a new instance: it restarted at 0.
-                    self.totals[index] += new - old if new >= old else new
-                self._last[key] = now
+                    before = (0, 0, 0, 0)
+                for index, (new, old) in enumerate(zip(now, before, strict=True)):
+                    self.totals[index] += max(0, new - old)
+                self._last[version] = now
 
     def snapshot(self) -> ServerSnapshot:
         """Poll now and return the running totals as a snapshot of the model."""
@@ -372,12 +375,15 @@ class Rollout(Drill):
         if not latencies or not switch:
             return
         steady_p99 = float(np.percentile(latencies, 99))
+        ratios = {p.name: round((p.p99_ms or 0.0) / steady_p99, 2) for p in switch}
         worst = max(switch, key=lambda p: p.p99_ms or 0.0)
-        ratio = (worst.p99_ms or 0.0) / steady_p99 if steady_p99 else None
         ctx.details["p99_steady_ms"] = round(steady_p99, 2)
         ctx.details["p99_switch_ms"] = {p.name: round(p.p99_ms or 0.0, 2) for p in switch}
-        ctx.details["p99_switch_over_steady"] = None if ratio is None else round(ratio, 2)
+        ctx.details["p99_switch_over_steady"] = ratios
+        ctx.details["p99_worst_switch_over_steady"] = ratios[worst.name]
         ctx.details["p99_switch_goal"] = _SWITCH_P99_GOAL
-        if ratio is not None:
-            ctx.notes.append(f"p99 during switches / steady p99 = {ratio:.2f} (worst: "
-                             f"{worst.name}, goal <= {_SWITCH_P99_GOAL:g})")
+        ctx.notes.append(
+            f"p99 during switches / steady p99 ({steady_p99:.1f} ms): "
+            + ", ".join(f"{name} {ratio:.2f}" for name, ratio in ratios.items())
+            + f" (goal <= {_SWITCH_P99_GOAL:g})"
+        )
