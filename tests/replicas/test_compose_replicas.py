@@ -54,7 +54,7 @@ def test_balancer_serves_exactly_the_replica_services_from_the_generated_config(
     assert (REPO_ROOT / mount["source"]).resolve() == COMPOSE_HAPROXY_CFG
     assert mount["read_only"] is True
     for backend in ("triton_http", "triton_grpc"):
-        section = text.split(f"backend {backend}\n", 1)[1].split("\nbackend ", 1)[0]
+        section = text.split(f"\nbackend {backend}\n", 1)[1].split("\nbackend ", 1)[0]
         servers = re.findall(r"^    server (\S+) (\S+):", section, flags=re.MULTILINE)
         assert [name for name, _ in servers] == list(REPLICAS)
         assert [host for _, host in servers] == list(REPLICAS)
