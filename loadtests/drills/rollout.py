@@ -11,8 +11,9 @@ Triton in explicit model-control mode; the copy gets a deliberately broken versi
 golden file). With ``--host`` the server must run in explicit mode
 (``serve --model-control explicit`` or ``deploy/compose.release.yml``); the admin key
 comes from ``--admin-key-file``, ``$TRITON_ADMIN_KEY_FILE`` or ``$TRITON_ADMIN_KEY``,
-and the broken version is one the server cannot load (no folder, unless you put a
-corrupt one there).
+the repository API is called at ``--admin-url`` (default ``--host``; prefer the gRPC
+URL), and the broken version is one the server cannot load (no folder, unless you put
+a corrupt one there). The embedded server's repository API is always called over gRPC.
 
 Phases (the load runs unpinned through all of them)::
 
@@ -52,6 +53,7 @@ from loadtests.server_stats import ModelCounters, ServerSnapshot
 __all__ = ["Rollout", "VersionStatsAccumulator", "add_broken_version"]
 
 _STATS_POLL_S = 0.1
+_RESET_POLLS = 3
 _SWITCH_P99_GOAL = 3.0
 _BROKEN_BYTES = b"this is not an ONNX model: the rollout drill's deliberately broken version\n"
 
@@ -90,6 +92,7 @@ class VersionStatsAccumulator:
         self._url = f"{stats_url.rstrip('/')}/v2/models/{model}/stats"
         self.model = model
         self._last: dict[str, tuple[int, int, int, int]] = {}
+        self._low: dict[str, int] = {}
         self.totals = [0, 0, 0, 0]  # success, fail, inferences, executions
         self.polls_failed = 0
         self._lock = threading.Lock()
@@ -136,8 +139,13 @@ class VersionStatsAccumulator:
             for version, now in latest.items():
                 before = self._last.get(version, (0, 0, 0, 0))
                 if now[0] < before[0]:
-                    # A smaller count means a new instance: it restarted at 0.
+                    # Smaller: a new instance that restarted at 0, or a passing glitch
+                    # while Triton reloads; believe it once it lasts _RESET_POLLS polls.
+                    self._low[version] = self._low.get(version, 0) + 1
+                    if self._low[version] < _RESET_POLLS:
+                        continue
                     before = (0, 0, 0, 0)
+                self._low[version] = 0
                 for index, (new, old) in enumerate(zip(now, before, strict=True)):
                     self.totals[index] += max(0, new - old)
                 self._last[version] = now
@@ -180,6 +188,10 @@ class Rollout(Drill):
         parser.add_argument("--admin-key-file", type=Path, default=None, metavar="PATH",
                             help="with --host: file holding the admin key (else "
                             "$TRITON_ADMIN_KEY_FILE or $TRITON_ADMIN_KEY)")
+        parser.add_argument("--admin-url", default=None, metavar="URL",
+                            help="with --host: where the release controller calls the "
+                            "repository API, grpc://HOST:PORT (preferred: a load call holds an "
+                            "HTTP worker thread) or http://HOST:PORT (default: --host)")
         parser.add_argument("--release-timeout-s", type=float, default=60.0,
                             help="bound on each version becoming READY (default 60)")
 
@@ -219,14 +231,15 @@ class Rollout(Drill):
             broken = int(ctx.details["broken_version"])
             add_broken_version(repository, options.model, broken, args.to_version)
             if options.host is not None:
-                admin_url = options.stats_url or (
+                stats_url = options.stats_url or (
                     options.host if options.host.startswith(("http://", "https://")) else None)
-                if admin_url is None:
+                if stats_url is None:
                     raise DrillError("with a grpc --host, give the server's HTTP URL as "
-                                     "--stats-url: the repository API is called over HTTP")
+                                     "--stats-url: Triton's statistics are read over HTTP")
                 headers = admin_headers(os.environ, args.admin_key_file)
-                ctx.server = {"api": RepositoryApi(admin_url, headers), "repository": repository}
-                yield Endpoints(options.host, admin_url, options.metrics_url)
+                api = RepositoryApi(args.admin_url or options.host, headers)
+                ctx.server = {"api": api, "repository": repository}
+                yield Endpoints(options.host, stats_url, options.metrics_url)
                 return
             ctx.log(f"serving a copy of {options.repository} in explicit model-control mode, "
                     f"with a broken version {broken}")
@@ -236,7 +249,8 @@ class Rollout(Drill):
                 raise DrillError(f"embedded server: {exc}") from exc
             try:
                 assert server.admin_key is not None
-                api = RepositoryApi(server.http_url, {ADMIN_HEADER: server.admin_key})
+                # gRPC: a load call over HTTP would hold an HTTP worker thread for seconds.
+                api = RepositoryApi(server.grpc_url, {ADMIN_HEADER: server.admin_key})
                 ctx.server = {"api": api, "repository": repository, "triton": server}
                 host = server.http_url if options.protocol == "http" else server.grpc_url
                 yield Endpoints(host, server.http_url, server.metrics_url)

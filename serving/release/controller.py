@@ -250,7 +250,7 @@ class ReleaseController:
         current = serving_version(rows)
         if current is None:
             raise RepositoryApiError(
-                f"status of {model!r}", 0, "no READY version serves it: load it first"
+                f"status of {model!r}", "", "no READY version serves it: load it first"
             )
         base_config = self.api.config(model)
         result = ReleaseResult(model, current, target, started_s=self.clock.monotonic())
@@ -279,7 +279,7 @@ class ReleaseController:
         if to_version is None:
             _, current = self.status(model)
             if current is None:
-                raise RepositoryApiError(f"status of {model!r}", 0, "no READY version serves it")
+                raise RepositoryApiError(f"status of {model!r}", "", "no READY version serves it")
             to_version = self.previous_version(model, current)
         return self.rollout(model, to_version)
 

@@ -47,15 +47,16 @@ class RepositoryApiError(ReleaseError):
     """The server refused or failed a repository or inference call.
 
     Attributes:
-        status: HTTP status code (0 when the server could not be reached).
+        status: The HTTP status (``"400"``) or gRPC code (``"StatusCode.UNAVAILABLE"``);
+            empty when the server could not be reached or the error is the controller's.
         reason: The server's own message.
     """
 
-    def __init__(self, action: str, status: int, reason: str) -> None:
+    def __init__(self, action: str, status: str, reason: str) -> None:
         self.action = action
         self.status = status
         self.reason = reason
-        where = f"HTTP {status}" if status else "unreachable"
+        where = f"status {status}" if status else "no status"
         super().__init__(f"{action} failed ({where}): {reason}")
 
 

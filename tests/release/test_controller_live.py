@@ -10,7 +10,7 @@ import pytest
 
 from clients import RecommendationClient, RetryPolicy
 from clients.errors import ServerUnavailableError
-from serving import TritonServer
+from serving import ADMIN_HEADER, TritonServer
 from serving.release import (
     ReleaseController,
     ReleaseInputError,
@@ -111,3 +111,19 @@ def test_client_pinned_to_the_old_version_gets_unavailable_after_the_switch(
                               retry=RetryPolicy.disabled()) as client, \
             pytest.raises(ServerUnavailableError, match="version 1 is not at ready state"):
         client.recommend(user_id=7, k=5)
+
+
+def test_controller_over_grpc_rolls_out_and_refuses_the_broken_version(
+    controller: ReleaseController, release_server: TritonServer, release_repository: Path,
+) -> None:
+    assert release_server.admin_key is not None
+    with RepositoryApi(release_server.grpc_url,
+                       {ADMIN_HEADER: release_server.admin_key}) as grpc_api:
+        over_grpc = ReleaseController(grpc_api, release_repository)
+        result = over_grpc.rollout(MODEL, 2)
+        with pytest.raises(RolloutRefusedError) as refused:
+            over_grpc.rollout(MODEL, BROKEN_VERSION)
+
+    assert result.ok and controller.status(MODEL)[1] == 2
+    assert refused.value.step == "load" and refused.value.restored_version == 2
+    assert _answering_version(release_server) == "2"
