@@ -160,8 +160,11 @@ class Failover(Drill):
             per_phase.append({"phase": name, "before": _balancer_counts(replicas)})
             return ctx.timeline.phase(name)
 
+        # The last phase keeps at least one segment, however long the restarts take.
+        last_phase_at = time.monotonic() + load.remaining_s() - segment_s
+
         def hold_until(end_s: float) -> None:
-            ctx.hold(max(0.0, end_s - time.monotonic()))
+            ctx.hold(max(0.0, min(end_s, last_phase_at) - time.monotonic()))
 
         def restart(name: str) -> None:
             started = time.monotonic()
