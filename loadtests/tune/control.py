@@ -150,7 +150,7 @@ class ModelController:
             hint = ""
             if "explicit" in text or "not allowed" in text or "polling" in text:
                 hint = " (start tritonserver with --model-control-mode=explicit)"
-            elif exc.status == 403 or "restricted" in text:
+            elif str(exc.status) == "403" or "restricted" in text:
                 hint = " (set TRITON_ADMIN_KEY or TRITON_ADMIN_KEY_FILE to the server's key)"
             raise ModelControlError(model, f"load refused: {exc}{hint}") from exc
         deadline = time.monotonic() + ready_timeout_s
