@@ -417,6 +417,7 @@ def run_replicas(args: argparse.Namespace) -> int:
     server_options: dict[str, Any] = {
         "tritonserver": args.tritonserver, "adapt": args.adapt,
         "ready_timeout_s": args.ready_timeout_s, "exit_timeout_s": args.exit_timeout_s,
+        "model_control_mode": getattr(args, "model_control", "none"),
     }
     replicas: ReplicaSet | None = None
     try:
