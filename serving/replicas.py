@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 from generator.layout.atomic import write_text_atomic
 from serving.errors import ServingError
-from serving.lb import Balancer, ReplicaAddress, ReplicaError
+from serving.lb import Balancer, ReplicaAddress, ReplicaError, find_haproxy
 from serving.ports import LOOPBACK, free_ports
 from serving.server import TritonServer
 
@@ -215,11 +215,14 @@ class ReplicaSet:
 
         Raises:
             ServerStartError: A replica did not become ready.
-            BalancerError: HAProxy is missing, or did not start.
+            HAProxyNotFoundError: HAProxy is not installed (nothing was started).
+            BalancerError: HAProxy did not start.
         """
         with self._lock:
             if self._balancer is not None:
                 raise RuntimeError("the replica set is already started")
+            # Fail before starting any replica when HAProxy is missing.
+            find_haproxy(self._balancer_options.get("haproxy"))
             try:
                 repository = self.repository
                 self._workdir = Path(tempfile.mkdtemp(prefix="triton-replicas-"))

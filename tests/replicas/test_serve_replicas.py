@@ -101,3 +101,19 @@ def test_serve_replicas_refuses_a_replica_count_out_of_range(tmp_path: Path) -> 
     assert result.returncode == 2
     assert "--replicas: must be 1-16, got 0" in result.stderr
 
+
+
+def test_serve_replicas_fails_before_starting_triton_when_haproxy_is_missing(
+        tmp_path: Path) -> None:
+    state_file = tmp_path / "state.json"
+
+    result = subprocess.run(
+        [sys.executable, "-m", "generator", "serve", str(REPOSITORY), "--replicas", "2",
+         "--haproxy", str(tmp_path / "no-haproxy"), "--state-file", str(state_file)],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+
+    assert result.returncode == 1
+    assert f"haproxy binary {tmp_path / 'no-haproxy'} does not exist" in result.stderr
+    assert "replica-1" not in result.stdout
+    assert not state_file.exists()
