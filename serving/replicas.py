@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any, TextIO
 
-from generator.layout.atomic import write_text_atomic
+from generator.layout import CONFIG_FILENAME, write_text_atomic
 from serving.errors import ServingError
 from serving.lb import Balancer, ReplicaAddress, ReplicaError, find_haproxy
 from serving.ports import LOOPBACK, free_ports
@@ -94,7 +94,7 @@ def copy_models(repository: Path, models: Sequence[str], destination: Path) -> P
         ReplicaError: A model folder is missing (``replica`` names the model).
     """
     for model in models:
-        if not (Path(repository) / model / "config.pbtxt").is_file():
+        if not (Path(repository) / model / CONFIG_FILENAME).is_file():
             raise ReplicaError(model, f"no model folder {model!r} in {repository}")
     destination.mkdir(parents=True)
     for model in models:
