@@ -16,7 +16,6 @@ from typing import TypeVar
 from clients._config import Settings
 from clients._core.plan import CallPlan
 from clients._core.query import Query, model_config, model_metadata
-from clients._core.request import InferRequest, InferResponse
 from clients._core.session import SessionCore
 from clients._core.signature import ModelInfo, ModelSignature
 from clients._transport.factory import make_transport
@@ -37,20 +36,33 @@ class SyncSession(SessionCore):
         super().__init__(settings)
         self._transport = make_transport("sync", settings)
 
-    def _retrying(self, send: Callable[[A, float], T], what: A, timeout_s: float) -> T:
-        started_s, attempt = time.monotonic(), 1
-        while True:
+    def _send(self, send: Callable[[A, float], T], what: A, timeout_s: float) -> T:
+        started_s = time.monotonic()
+        try:
+            return send(what, timeout_s)
+        except ClientError as exc:
+            return self._retry(send, what, timeout_s, exc, started_s)
+
+    def _retry(
+        self, send: Callable[[A, float], T], what: A, timeout_s: float, failure: ClientError,
+        started_s: float,
+    ) -> T:
+        # Sends a failed request again while the budget lasts, then raises the last error.
+        attempt = 1
+        while (delay_s := self._retry_delay_s(failure, attempt, started_s)) is not None:
+            time.sleep(delay_s)
+            attempt += 1
             try:
                 return send(what, timeout_s)
             except ClientError as exc:
-                delay_s = self._retry_delay_s(exc, attempt, time.monotonic() - started_s)
-                if delay_s is None:
-                    raise
-            time.sleep(delay_s)
-            attempt += 1
+                failure = exc
+        raise failure
 
     def run(self, plan: CallPlan[R], timeout_s: float | None) -> list[R]:
         """Runs a call plan: checks the model on first use, then sends every request.
+
+        Each request is retried within the client's retry budget, whose time is counted
+        from the start of the call.
 
         Args:
             plan: The validated call.
@@ -65,10 +77,18 @@ class SyncSession(SessionCore):
         """
         if not plan.rows:
             return []
-        info = self.model_info(plan.model, plan.signature, timeout_s)
+        info = self._models.get(plan.model)
+        if info is None:
+            info = self.model_info(plan.model, plan.signature, timeout_s)
+        send, started_s = self._transport.infer, time.monotonic()
+        t = self._default_timeout_s if timeout_s is None else self.settings.timeout(timeout_s)
         results: list[R] = []
         for request in plan.requests(info, self.settings.version):
-            results += plan.parse(request, self.infer(request, timeout_s))
+            try:  # the first attempt inline: the hot path
+                response = send(request, t)
+            except ClientError as exc:
+                response = self._retry(send, request, t, exc, started_s)
+            results += plan.parse(request, response)
         return results
 
     def model_info(
@@ -92,25 +112,10 @@ class SyncSession(SessionCore):
         if info is None:
             t, query = self._timeout_s(timeout_s), self._transport.query
             version = self.settings.version
-            metadata = self._retrying(query, model_metadata(name, version), t)
-            config = self._retrying(query, model_config(name, version), t)
+            metadata = self._send(query, model_metadata(name, version), t)
+            config = self._send(query, model_config(name, version), t)
             info = self._check_and_cache(name, signature, metadata, config)
         return info
-
-    def infer(self, request: InferRequest, timeout_s: float | None) -> InferResponse:
-        """Runs one inference, retried within the client's retry budget.
-
-        Args:
-            request: The request.
-            timeout_s: Limit of each attempt (None: the client's default).
-
-        Returns:
-            The response.
-
-        Raises:
-            ClientError: A subclass for transport or server failures.
-        """
-        return self._retrying(self._transport.infer, request, self._timeout_s(timeout_s))
 
     def wait_until_ready(self, models: Sequence[str], timeout_s: float) -> None:
         """Polls server liveness/readiness and model readiness until the deadline.
@@ -146,28 +151,43 @@ class AsyncSession(SessionCore):
         super().__init__(settings)
         self._transport = make_transport("async", settings)
 
-    async def _retrying(
-        self, send: Callable[[A, float], Awaitable[T]], what: A, timeout_s: float
+    async def _send(self, send: Callable[[A, float], Awaitable[T]], what: A, timeout_s: float) -> T:
+        started_s = time.monotonic()
+        try:
+            return await send(what, timeout_s)
+        except ClientError as exc:
+            return await self._retry(send, what, timeout_s, exc, started_s)
+
+    async def _retry(
+        self, send: Callable[[A, float], Awaitable[T]], what: A, timeout_s: float,
+        failure: ClientError, started_s: float,
     ) -> T:
-        started_s, attempt = time.monotonic(), 1
-        while True:
+        attempt = 1
+        while (delay_s := self._retry_delay_s(failure, attempt, started_s)) is not None:
+            await asyncio.sleep(delay_s)
+            attempt += 1
             try:
                 return await send(what, timeout_s)
             except ClientError as exc:
-                delay_s = self._retry_delay_s(exc, attempt, time.monotonic() - started_s)
-                if delay_s is None:
-                    raise
-            await asyncio.sleep(delay_s)
-            attempt += 1
+                failure = exc
+        raise failure
 
     @twin_of(SyncSession.run)
     async def run(self, plan: CallPlan[R], timeout_s: float | None) -> list[R]:
         if not plan.rows:
             return []
-        info = await self.model_info(plan.model, plan.signature, timeout_s)
+        info = self._models.get(plan.model)
+        if info is None:
+            info = await self.model_info(plan.model, plan.signature, timeout_s)
+        send, started_s = self._transport.infer, time.monotonic()
+        t = self._default_timeout_s if timeout_s is None else self.settings.timeout(timeout_s)
         results: list[R] = []
         for request in plan.requests(info, self.settings.version):
-            results += plan.parse(request, await self.infer(request, timeout_s))
+            try:
+                response = await send(request, t)
+            except ClientError as exc:
+                response = await self._retry(send, request, t, exc, started_s)
+            results += plan.parse(request, response)
         return results
 
     @twin_of(SyncSession.model_info)
@@ -178,14 +198,10 @@ class AsyncSession(SessionCore):
         if info is None:
             t, query = self._timeout_s(timeout_s), self._transport.query
             version = self.settings.version
-            metadata = await self._retrying(query, model_metadata(name, version), t)
-            config = await self._retrying(query, model_config(name, version), t)
+            metadata = await self._send(query, model_metadata(name, version), t)
+            config = await self._send(query, model_config(name, version), t)
             info = self._check_and_cache(name, signature, metadata, config)
         return info
-
-    @twin_of(SyncSession.infer)
-    async def infer(self, request: InferRequest, timeout_s: float | None) -> InferResponse:
-        return await self._retrying(self._transport.infer, request, self._timeout_s(timeout_s))
 
     @twin_of(SyncSession.wait_until_ready)
     async def wait_until_ready(self, models: Sequence[str], timeout_s: float) -> None:

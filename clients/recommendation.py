@@ -70,7 +70,7 @@ class RecommendationClient(_RecommendationBase[SyncSession], SyncLifecycle):
             MetadataMismatchError: On first use, if the model differs from the expected.
             ClientError: Any other subclass for transport or server failures.
         """
-        return self.recommend_batch([user_id], k, timeout_s=timeout_s)[0]
+        return self._session.run(RecommendationPlan([user_id], k), timeout_s)[0]
 
     def recommend_batch(
         self, user_ids: Sequence[int], k: int = 10, *, timeout_s: float | None = None
@@ -100,7 +100,7 @@ class AsyncRecommendationClient(_RecommendationBase[AsyncSession], AsyncLifecycl
     async def recommend(
         self, user_id: int, k: int = 10, *, timeout_s: float | None = None
     ) -> list[Recommendation]:
-        return (await self.recommend_batch([user_id], k, timeout_s=timeout_s))[0]
+        return (await self._session.run(RecommendationPlan([user_id], k), timeout_s))[0]
 
     @twin_of(RecommendationClient.recommend_batch)
     async def recommend_batch(

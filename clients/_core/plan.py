@@ -80,4 +80,6 @@ def chunks(items: Sequence[ItemT], info: ModelInfo) -> list[Sequence[ItemT]]:
         The runs, in order.
     """
     step = max(1, info.max_batch_size)
+    if len(items) <= step:  # the common case: one request, no copy
+        return [items]
     return [items[start : start + step] for start in range(0, len(items), step)]

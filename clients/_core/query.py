@@ -34,7 +34,7 @@ class Query(Generic[T]):
     """One tritonclient call that answers with a value rather than tensors.
 
     Attributes:
-        target: What is asked, for error messages (``server`` or ``model 'x'``).
+        model: The model asked about, None for the server.
         method: The tritonclient method, e.g. ``is_server_live``.
         args: Its positional arguments.
         json: Whether the answer is asked for as a dict (gRPC answers protobuf
@@ -42,7 +42,7 @@ class Query(Generic[T]):
         read: Turns the raw answer into the value.
     """
 
-    target: str
+    model: str | None
     method: str
     args: tuple[str, ...]
     json: bool
@@ -60,10 +60,10 @@ def _config(raw: Any) -> Mapping[str, Any]:
     return config
 
 
-SERVER_LIVE: Query[bool] = Query("server", "is_server_live", (), False, bool)
+SERVER_LIVE: Query[bool] = Query(None, "is_server_live", (), False, bool)
 """Whether the server reports itself live."""
 
-SERVER_READY: Query[bool] = Query("server", "is_server_ready", (), False, bool)
+SERVER_READY: Query[bool] = Query(None, "is_server_ready", (), False, bool)
 """Whether the server reports itself ready."""
 
 
@@ -71,7 +71,7 @@ def _about_model(
     method: str, json: bool, read: Callable[[Any], T]
 ) -> Callable[[str, str], Query[T]]:
     def build(name: str, version: str) -> Query[T]:
-        return Query(what(name), method, (name, version), json, read)
+        return Query(name, method, (name, version), json, read)
 
     return build
 

@@ -206,7 +206,11 @@ class RecommendationPlan:
 
     def requests(self, info: ModelInfo, version: str) -> list[InferRequest]:
         """Checks ``k`` against the model's K, then one request per run of users."""
-        validate_k(self.k, model_top_k(info))
+        model_k = info.shapes[SCORES][-1]
+        if self.k > model_k:
+            validate_k(self.k, model_k)  # raises, naming both numbers
+        if len(self.user_ids) <= info.max_batch_size:  # one request: the hot path, kept lean
+            return [build_request(self.user_ids, self.model, version)]
         return [build_request(run, self.model, version) for run in chunks(self.user_ids, info)]
 
     def parse(self, request: InferRequest, response: InferResponse) -> list[list[Recommendation]]:

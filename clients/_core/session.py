@@ -7,6 +7,7 @@ inherit this and only add the calls, sleeps and awaits.
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -53,9 +54,13 @@ class SessionCore:
         return info
 
     def _retry_delay_s(
-        self, exc: ClientError, failed_attempts: int, elapsed_s: float
+        self, exc: ClientError, failed_attempts: int, started_s: float
     ) -> float | None:
-        """The delay before retrying a failed request, or None when ``exc`` must propagate."""
+        """The delay before retrying a failed request, or None when ``exc`` must propagate.
+
+        ``started_s`` is the ``time.monotonic()`` reading when the call began.
+        """
+        elapsed_s = time.monotonic() - started_s
         delay_s = self.settings.retry.retry_delay_s(
             failed_attempts, elapsed_s, exc, random.random()
         )

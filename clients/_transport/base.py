@@ -71,17 +71,6 @@ class Wire(ABC):
     def _header_map(headers: Mapping[str, str]) -> dict[str, str]:
         """Returns the headers as this protocol sends them."""
 
-    @abstractmethod
-    def _request_headers(self) -> dict[str, str] | None:
-        """Returns the headers argument of one call."""
-
-    @abstractmethod
-    def _start(self, client: Any, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
-        """Calls ``client.method`` with this protocol's headers (and deadline, if it has one).
-
-        Returns what tritonclient returns: the answer, or an awaitable of it.
-        """
-
     @staticmethod
     @abstractmethod
     def _translate(exc: BaseException, what: str) -> ClientError:
@@ -104,14 +93,6 @@ class Wire(ABC):
 
     def _query_kwargs(self, query: Query[Any]) -> Mapping[str, Any]:
         return self._JSON_KWARGS if query.json else {}
-
-    def _infer_args(self, request: InferRequest) -> tuple[Any, ...]:
-        # Inputs are built per call: an input object holds the request's data, so
-        # sharing one between calls (or threads) is unsafe.
-        inputs = [self._input(tensor) for tensor in request.inputs]
-        return (
-            request.model_name, inputs, request.model_version, self._outputs.get(request.outputs)
-        )
 
     def _response(self, request: InferRequest, result: Any) -> InferResponse:
         try:
@@ -136,18 +117,25 @@ class SyncTransport(Wire):
     _client: Any
 
     @abstractmethod
-    def _call(self, what: str, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
-        """Calls tritonclient method ``method``, bounded by ``timeout_s``, errors translated."""
+    def _call(self, model: str | None, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
+        """Calls tritonclient method ``method``, bounded by ``timeout_s``, errors translated.
+
+        ``model`` names the model asked about (None: the server) in error messages.
+        """
 
     def query(self, query: Query[T], timeout_s: float) -> T:
         """Runs one metadata-side call and reads its answer."""
         kwargs = self._query_kwargs(query)
-        return query.read(self._call(query.target, timeout_s, query.method, *query.args, **kwargs))
+        return query.read(self._call(query.model, timeout_s, query.method, *query.args, **kwargs))
 
     def infer(self, request: InferRequest, timeout_s: float) -> InferResponse:
         """Runs one inference."""
-        target, args = what(request.model_name), self._infer_args(request)
-        return self._response(request, self._call(target, timeout_s, "infer", *args))
+        # Inputs are built per call: an input object holds the request's data, so
+        # sharing one between calls (or threads) is unsafe.
+        name, inputs = request.model_name, list(map(self._input, request.inputs))
+        outputs = self._outputs.get(request.outputs)
+        result = self._call(name, timeout_s, "infer", name, inputs, request.model_version, outputs)
+        return self._response(request, result)
 
     def close(self) -> None:
         """Releases connections."""
@@ -160,20 +148,23 @@ class AsyncTransport(Wire):
     _client: Any = None
 
     @abstractmethod
-    async def _call(self, what: str, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
+    async def _call(
+        self, model: str | None, timeout_s: float, method: str, *args: Any, **kw: Any
+    ) -> Any:
         """Calls tritonclient method ``method``, bounded by ``timeout_s``, errors translated."""
 
     @twin_of(SyncTransport.query)
     async def query(self, query: Query[T], timeout_s: float) -> T:
         kwargs = self._query_kwargs(query)
-        raw = await self._call(query.target, timeout_s, query.method, *query.args, **kwargs)
+        raw = await self._call(query.model, timeout_s, query.method, *query.args, **kwargs)
         return query.read(raw)
 
     @twin_of(SyncTransport.infer)
     async def infer(self, request: InferRequest, timeout_s: float) -> InferResponse:
-        args = self._infer_args(request)
-        result = await self._call(what(request.model_name), timeout_s, "infer", *args)
-        return self._response(request, result)
+        name, inputs = request.model_name, list(map(self._input, request.inputs))
+        outputs = self._outputs.get(request.outputs)
+        args = (name, inputs, request.model_version, outputs)
+        return self._response(request, await self._call(name, timeout_s, "infer", *args))
 
     @abstractmethod
     def _open(self) -> Any:

@@ -15,6 +15,7 @@ from tritonclient.utils import InferenceServerException
 
 from clients._config import Settings
 from clients._core.error_table import GRPC_STATUS_ERRORS, translate_error
+from clients._core.query import what
 from clients._core.request import InputTensor, triton_datatype
 from clients._transport.base import AsyncTransport, SyncTransport, Wire
 from clients.errors import (
@@ -102,13 +103,6 @@ class _Grpc(Wire):
         # gRPC metadata keys must be lower case.
         return {key.lower(): value for key, value in headers.items()}
 
-    def _request_headers(self) -> dict[str, str] | None:
-        return self._headers or None
-
-    def _start(self, client: Any, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
-        headers = self._request_headers()
-        return getattr(client, method)(*args, headers=headers, client_timeout=timeout_s, **kw)
-
     _translate = staticmethod(translate_grpc_error)
 
     @staticmethod
@@ -136,11 +130,12 @@ class GrpcTransport(_Grpc, SyncTransport):
             settings.endpoint.address, **_client_kwargs(settings)
         )
 
-    def _call(self, what: str, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
+    def _call(self, model: str | None, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
         try:
-            return self._start(self._client, timeout_s, method, *args, **kw)
+            call = getattr(self._client, method)
+            return call(*args, headers=self._headers or None, client_timeout=timeout_s, **kw)
         except Exception as exc:
-            raise translate_grpc_error(exc, what) from exc
+            raise translate_grpc_error(exc, what(model)) from exc
 
 
 class AsyncGrpcTransport(_Grpc, AsyncTransport):
@@ -154,8 +149,11 @@ class AsyncGrpcTransport(_Grpc, AsyncTransport):
     def _open(self) -> Any:
         return aiogrpcclient.InferenceServerClient(self._address, **self._kwargs)
 
-    async def _call(self, what: str, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
+    async def _call(
+        self, model: str | None, timeout_s: float, method: str, *args: Any, **kw: Any
+    ) -> Any:
         try:
-            return await self._start(self._get_client(), timeout_s, method, *args, **kw)
+            call = getattr(self._get_client(), method)
+            return await call(*args, headers=self._headers or None, client_timeout=timeout_s, **kw)
         except Exception as exc:
-            raise translate_grpc_error(exc, what) from exc
+            raise translate_grpc_error(exc, what(model)) from exc

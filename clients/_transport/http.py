@@ -18,6 +18,7 @@ from tritonclient.utils import InferenceServerException
 
 from clients._config import Settings, TlsOptions
 from clients._core.error_table import HTTP_STATUS_ERRORS, translate_error
+from clients._core.query import what
 from clients._core.request import InputTensor, triton_datatype
 from clients._transport.base import AsyncTransport, SyncTransport, Wire
 from clients.errors import ClientError
@@ -63,9 +64,6 @@ class _Http(Wire):
         # each call gets its own copy (None, like a bare tritonclient call, when empty).
         return dict(self._headers) if self._headers else None
 
-    def _start(self, client: Any, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
-        return getattr(client, method)(*args, headers=self._request_headers(), **kw)
-
     _translate = staticmethod(translate_http_error)
 
     @staticmethod
@@ -108,12 +106,12 @@ class HttpTransport(_Http, SyncTransport):
             insecure=bool(tls and tls.insecure_skip_verify),
         )
 
-    def _call(self, what: str, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
+    def _call(self, model: str | None, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
         try:
             with gevent.Timeout(timeout_s):
-                return self._start(self._client, timeout_s, method, *args, **kw)
+                return getattr(self._client, method)(*args, headers=self._request_headers(), **kw)
         except (Exception, gevent.Timeout) as exc:
-            raise translate_http_error(exc, what) from exc
+            raise translate_http_error(exc, what(model)) from exc
 
 
 def _ssl_context(tls: TlsOptions | None) -> ssl.SSLContext:
@@ -145,9 +143,12 @@ class AsyncHttpTransport(_Http, AsyncTransport):
             ssl_context=_ssl_context(self._settings.tls) if endpoint.tls else None,
         )
 
-    async def _call(self, what: str, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
+    async def _call(
+        self, model: str | None, timeout_s: float, method: str, *args: Any, **kw: Any
+    ) -> Any:
         try:
-            answer = self._start(self._get_client(), timeout_s, method, *args, **kw)
+            call = getattr(self._get_client(), method)
+            answer = call(*args, headers=self._request_headers(), **kw)
             return await asyncio.wait_for(answer, timeout_s)
         except Exception as exc:
-            raise translate_http_error(exc, what) from exc
+            raise translate_http_error(exc, what(model)) from exc
