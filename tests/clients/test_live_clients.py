@@ -140,7 +140,8 @@ def test_recommendation_client_returns_k_sorted_catalogue_items_when_k_is_5(
         assert scores == sorted(scores, reverse=True)
         assert all(0 <= r.item_id < NUM_ITEMS for r in recs)
         assert len({r.item_id for r in recs}) == 5
-        assert {(r.model_name, r.model_version) for r in recs} == {("recommendation", "1")}
+        # Unpinned calls go to the highest READY version; the spec serves 1 and 2.
+        assert {(r.model_name, r.model_version) for r in recs} == {("recommendation", "2")}
     assert batch[1] == recommend_batch(url, mode, [7], 5)[0]
 
 
