@@ -9,10 +9,14 @@ size the server formed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+import signal
+import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any
 
 import numpy as np
@@ -109,8 +113,31 @@ def _client_and_call(model: str, url: str, timeout_s: float) -> tuple[Any, Calle
     raise TuneError(f"model: {model!r} cannot be tuned; expected one of {TUNABLE_MODELS}")
 
 
+class _StopFlag:
+    """Ends a step early on Ctrl-C: the client library may swallow a task cancellation."""
+
+    def __init__(self) -> None:
+        self.interrupted = False
+
+    @contextlib.contextmanager
+    def on_sigint(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self.interrupted = True
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+
 async def _closed_loop(model: str, url: str, concurrency: int, duration_s: float,
-                       max_requests: int, timeout_s: float, seed: int) -> StepLoad:
+                       max_requests: int, timeout_s: float, seed: int,
+                       stop: _StopFlag | None = None) -> StepLoad:
     client, call = _client_and_call(model, url, timeout_s)
     latencies: list[float] = []
     failures = 0
@@ -124,7 +151,8 @@ async def _closed_loop(model: str, url: str, concurrency: int, duration_s: float
         async def worker(index: int) -> None:
             nonlocal failures, first_error, issued
             rng = random.Random(seed * 1000 + index)
-            while time.perf_counter() < stop_at and issued < max_requests:
+            while time.perf_counter() < stop_at and issued < max_requests \
+                    and not (stop is not None and stop.interrupted):
                 issued += 1
                 sent = time.perf_counter()
                 try:
@@ -169,11 +197,21 @@ class LoadProbe:
         self._seed = 0
 
     def load(self, concurrency: int, duration_s: float) -> StepLoad:
-        """Run one bounded closed-loop step and return what the client saw."""
+        """Run one bounded closed-loop step and return what the client saw.
+
+        Raises:
+            KeyboardInterrupt: Ctrl-C arrived during the step (its workers stop after
+                their request in flight, so the caller can roll back at once).
+        """
         self._seed += 1
-        return asyncio.run(_closed_loop(self.model, self.url, concurrency, duration_s,
-                                        self.max_requests_per_step, self.request_timeout_s,
-                                        self._seed))
+        stop = _StopFlag()
+        with stop.on_sigint():
+            result = asyncio.run(_closed_loop(
+                self.model, self.url, concurrency, duration_s, self.max_requests_per_step,
+                self.request_timeout_s, self._seed, stop))
+        if stop.interrupted:
+            raise KeyboardInterrupt
+        return result
 
     def warm_up(self, concurrency: int, duration_s: float) -> None:
         """Send unmeasured load so the first measured step finds warm instances.

@@ -3,8 +3,8 @@
 A trial measures one candidate at rising client concurrency (:func:`sweep_concurrency`,
 with the measurement injected) and keeps the best throughput whose p99 meets the
 target (:func:`summarize_trial`). The sweep stops by itself when ``patience`` steps in a
-row miss the target (more concurrency only queues more) or gain less than ``min_gain``
-over the best so far (the server is saturated); one noisy step does not end it.
+row miss the target (more concurrency only queues more), optionally also when they gain
+less than ``min_gain`` over the best so far; one noisy step does not end it.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ def sweep_concurrency(
     p99_target_ms: float,
     *,
     max_error_ratio: float = 0.01,
-    min_gain: float = 0.03,
+    min_gain: float | None = None,
     patience: int = 2,
 ) -> list[StepResult]:
     """Measure rising concurrencies until the target breaks or throughput stops growing.
@@ -99,7 +99,9 @@ def sweep_concurrency(
         measure_step: Runs one bounded step at a concurrency and returns its result.
         p99_target_ms: The latency target.
         max_error_ratio: Highest error ratio a step may have and still count.
-        min_gain: Relative throughput gain below which a step counts as not gaining.
+        min_gain: Relative throughput gain below which a step counts as not gaining;
+            None (default) never ends a sweep for saturation: batching often keeps
+            gaining at high concurrency after a noisy flat step.
         patience: Consecutive steps over the target, or without gain, after which the
             sweep ends (more than one, so a single noisy step does not end it).
 
@@ -124,7 +126,8 @@ def sweep_concurrency(
                 break
             continue
         misses = 0
-        if best_rps > 0 and step.throughput_rps < best_rps * (1.0 + min_gain):
+        if min_gain is not None and best_rps > 0 \
+                and step.throughput_rps < best_rps * (1.0 + min_gain):
             strikes += 1
             if strikes >= patience:
                 break

@@ -119,7 +119,8 @@ def test_sweep_stops_after_two_steps_in_a_row_over_the_target() -> None:
 def test_sweep_stops_when_throughput_saturates() -> None:
     rates = {1: 100.0, 2: 190.0, 4: 192.0, 8: 191.0, 16: 400.0}
 
-    steps = sweep_concurrency(list(rates), lambda c: _step(c, rates[c], 1.0), TARGET_MS)
+    steps = sweep_concurrency(list(rates), lambda c: _step(c, rates[c], 1.0), TARGET_MS,
+                              min_gain=0.03)
 
     assert [s.concurrency for s in steps] == [1, 2, 4, 8]  # two steps in a row without gain
 
@@ -137,7 +138,8 @@ def test_sweep_survives_one_step_over_the_target_from_a_stall() -> None:
 def test_sweep_survives_one_noisy_step_without_gain() -> None:
     rates = {1: 100.0, 2: 190.0, 4: 150.0, 8: 400.0, 16: 390.0, 32: 380.0}
 
-    steps = sweep_concurrency(list(rates), lambda c: _step(c, rates[c], 1.0), TARGET_MS)
+    steps = sweep_concurrency(list(rates), lambda c: _step(c, rates[c], 1.0), TARGET_MS,
+                              min_gain=0.03)
 
     assert summarize_trial(SPEC, steps, TARGET_MS).concurrency == 8
 
