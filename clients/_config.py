@@ -58,15 +58,15 @@ class RetryPolicy:
     when its queue is full), HTTP 429 and gRPC ``RESOURCE_EXHAUSTED``. Invalid
     arguments, unknown models, metadata mismatches and timeouts are never retried.
 
-    Each request has a bounded budget: at most ``max_attempts`` attempts, and no
-    retry whose backoff would end more than ``max_total_s`` seconds after the first
-    attempt began. The delay before retry ``n`` (1-based) is
+    Each call has a bounded budget: at most ``max_attempts`` attempts per request, and
+    no retry whose backoff would end more than ``max_total_s`` seconds after the call
+    began. The delay before retry ``n`` (1-based) is
     ``min(max_backoff_s, initial_backoff_s * multiplier ** (n - 1))`` scaled by a random
     factor in ``[1 - jitter, 1]``.
 
     Attributes:
         max_attempts: Total attempts per request including the first (1 disables retries).
-        max_total_s: Time budget of one request with its retries, in seconds.
+        max_total_s: Time budget of one call's retries, in seconds from its start.
         initial_backoff_s: Delay before the first retry.
         max_backoff_s: Upper bound of any delay.
         multiplier: Growth factor of the delay between attempts.
@@ -122,7 +122,7 @@ class RetryPolicy:
 
         Args:
             failed_attempts: Attempts made so far (1 after the first failure).
-            elapsed_s: Seconds since the first attempt began.
+            elapsed_s: Seconds since the call began.
             error: The translated error of the last attempt.
             random_unit: A random number in ``[0, 1)`` (injected to keep this pure).
 
