@@ -66,28 +66,28 @@ class RetryPolicy:
 
     Attributes:
         max_attempts: Total attempts per request including the first (1 disables retries).
-        max_total_s: Time budget of one call's retries, in seconds from its start.
         initial_backoff_s: Delay before the first retry.
         max_backoff_s: Upper bound of any delay.
         multiplier: Growth factor of the delay between attempts.
         jitter: Fraction of the delay that is randomised, in ``[0, 1]``.
+        max_total_s: Time budget of one call's retries, in seconds from its start.
     """
 
     max_attempts: int = 3
-    max_total_s: float = 10.0
     initial_backoff_s: float = 0.05
     max_backoff_s: float = 1.0
     multiplier: float = 2.0
     jitter: float = 0.5
+    max_total_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
             raise ConfigurationError(
                 f"RetryPolicy.max_attempts must be an int >= 1, got {self.max_attempts!r}"
             )
-        _check_positive("RetryPolicy.max_total_s", self.max_total_s)
         _check_positive("RetryPolicy.initial_backoff_s", self.initial_backoff_s)
         _check_positive("RetryPolicy.max_backoff_s", self.max_backoff_s)
+        _check_positive("RetryPolicy.max_total_s", self.max_total_s)
         if not self.multiplier >= 1.0:
             raise ConfigurationError(
                 f"RetryPolicy.multiplier must be >= 1, got {self.multiplier!r}"
