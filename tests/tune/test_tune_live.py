@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -166,3 +169,20 @@ def test_controller_refuses_to_load_without_the_admin_key(
         config: mc.ModelConfig = anonymous.config(MODEL)  # reading stays open
         with pytest.raises(TuneError, match="load refused"):
             anonymous.load(MODEL, config, ready_timeout_s=5.0)
+
+
+def test_ctrl_c_ends_a_load_step_early_with_keyboard_interrupt(
+    explicit_server: TritonServer,
+) -> None:
+    probe = LoadProbe(MODEL, explicit_server.grpc_url, explicit_server.http_url)
+    step_s = 60.0
+    timer = threading.Timer(1.0, os.kill, args=(os.getpid(), signal.SIGINT))
+    started = time.monotonic()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            probe.load(2, step_s)
+    finally:
+        timer.cancel()
+
+    assert time.monotonic() - started < step_s / 2  # stopped, not run to the end
