@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import json
 import os
 import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -27,7 +25,8 @@ from serving.embedded import embedded_environment, prepare_backend_dir
 from serving.errors import ServerStartError
 from serving.locate import EmbeddedTriton, find_embedded_triton
 from serving.logparse import parse_model_errors
-from serving.ports import LOOPBACK, free_ports
+from serving.ports import LOOPBACK
+from serving.process import ChildProcess, read_log, start_on_free_ports
 
 __all__ = ["ADMIN_HEADER", "MODEL_CONTROL_MODES", "TritonServer", "start_server"]
 
@@ -38,10 +37,8 @@ MODEL_CONTROL_MODES = ("none", "explicit")
 _ADMIN_KEY_FILE = "admin-key"
 
 _POLL_INTERVAL_S = 0.1
-_PORT_RETRIES = 3
 _BIND_FAILURE_MARKERS = ("Address already in use", "failed to start", "Failed to start")
 _LIVE: set[TritonServer] = set()  # strong references: stopped at exit even if dropped
-_PR_SET_PDEATHSIG = 1
 
 
 def _stop_all_at_exit() -> None:
@@ -50,13 +47,6 @@ def _stop_all_at_exit() -> None:
 
 
 atexit.register(_stop_all_at_exit)
-
-
-def _die_with_parent() -> None:
-    """Ask Linux to SIGKILL the child when the thread that spawned it dies."""
-    with contextlib.suppress(Exception):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 class TritonServer:
@@ -134,7 +124,7 @@ class TritonServer:
         self.admin_key = secrets.token_hex(16) if restrict_admin_apis else None
         self.substitutions: list[Substitution] = []
         self._workdir: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child = ChildProcess()
         self._lock = threading.RLock()
 
     # ----------------------------------------------------------------- properties
@@ -213,12 +203,12 @@ class TritonServer:
     @property
     def pid(self) -> int | None:
         """Process id of the running ``tritonserver``, or None."""
-        return None if self._process is None else self._process.pid
+        return self._child.pid
 
     @property
     def is_running(self) -> bool:
         """True while the ``tritonserver`` process is alive."""
-        return self._process is not None and self._process.poll() is None
+        return self._child.is_running
 
     # ----------------------------------------------------------------- lifecycle
     def __enter__(self) -> TritonServer:
@@ -243,7 +233,7 @@ class TritonServer:
             RuntimeError: If the server is already running.
         """
         with self._lock:
-            if self._process is not None:
+            if self._child.popen is not None:
                 raise RuntimeError("TritonServer is already started")
             try:
                 self._prepare()
@@ -275,7 +265,7 @@ class TritonServer:
         Raises:
             ServerStartError: If the process exits or the deadline passes first.
         """
-        process = self._process
+        process = self._child.popen
         if process is None:
             raise ServerStartError("the server is not started", log_path=self.log_path)
         deadline = time.monotonic() + timeout_s
@@ -324,24 +314,20 @@ class TritonServer:
             raise ServerStartError(f"model repository {self.served_repository} is not a folder")
 
     def _launch_with_port_retries(self) -> None:
-        auto = any(p is None for p in self._requested_ports)
-        for attempt in range(_PORT_RETRIES):
-            picked = iter(free_ports(3))
-            http, grpc, metrics = (
-                p if p is not None else next(picked) for p in self._requested_ports
-            )
-            self._ports = (http, grpc, metrics)
-            self._launch()
-            try:
-                self.wait_until_ready(self.ready_timeout_s)
-                return
-            except ServerStartError as error:
-                self._terminate()
-                bind_race = auto and not error.model_errors and any(
-                    marker in error.log_tail for marker in _BIND_FAILURE_MARKERS
-                )
-                if not bind_race or attempt == _PORT_RETRIES - 1:
-                    raise
+        start_on_free_ports(self._requested_ports, self._launch_on, ServerStartError,
+                            _is_bind_race)
+
+    def _launch_on(self, ports: tuple[int, ...]) -> None:
+        http, grpc, metrics = ports
+        self._ports = (http, grpc, metrics)
+        log_path = self.log_path
+        assert log_path is not None
+        self._child.launch(self._command(), log_path, env=self._environment())
+        try:
+            self.wait_until_ready(self.ready_timeout_s)
+        except ServerStartError:
+            self._terminate()
+            raise
 
     def _command(self) -> list[str]:
         command = [
@@ -379,43 +365,12 @@ class TritonServer:
             return dict(os.environ)
         return embedded_environment(self._embedded, os.environ)
 
-    def _launch(self) -> None:
-        log_path = self.log_path
-        assert log_path is not None
-        preexec: Callable[[], None] | None = None
-        on_main_thread = threading.current_thread() is threading.main_thread()
-        if sys.platform.startswith("linux") and on_main_thread:
-            preexec = _die_with_parent
-        with open(log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                self._command(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self._environment(),
-                start_new_session=True,
-                preexec_fn=preexec,
-            )
-
     def _terminate(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=self.stop_timeout_s)
-        # The server leads its own process group; this also reaps python backend stubs.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        # The server leads its own process group; killing it also reaps python backend stubs.
+        self._child.stop(signal.SIGTERM, self.stop_timeout_s, whole_group=True)
 
     def _log_text(self) -> str:
-        path = self.log_path
-        if path is None or not path.exists():
-            return ""
-        return path.read_text(encoding="utf-8", errors="replace")
+        return read_log(self.log_path)
 
     def _start_error(self, message: str) -> ServerStartError:
         text = self._log_text()
@@ -431,6 +386,12 @@ class TritonServer:
         return ServerStartError(
             message, model_errors=model_errors, log_path=self.log_path, log_tail=tail
         )
+
+
+def _is_bind_race(error: ServerStartError) -> bool:
+    return not error.model_errors and any(
+        marker in error.log_tail for marker in _BIND_FAILURE_MARKERS
+    )
 
 
 def _find_embedded_or_none() -> EmbeddedTriton | None:

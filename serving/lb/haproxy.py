@@ -27,8 +27,8 @@ from serving.lb.config import (
 )
 from serving.lb.errors import BalancerStartError, ReplicaError, RuntimeApiError
 from serving.lb.runtime import RuntimeApi, ServerStat, ServerState
-from serving.ports import LOOPBACK, free_ports
-from serving.server import _die_with_parent
+from serving.ports import LOOPBACK
+from serving.process import ChildProcess, read_log, start_on_free_ports
 
 __all__ = ["BACKENDS", "Balancer"]
 
@@ -36,7 +36,6 @@ BACKENDS = (HTTP_BACKEND, GRPC_BACKEND)
 """Every replica is a server in both backends."""
 
 _POLL_INTERVAL_S = 0.05
-_PORT_RETRIES = 3
 _BIND_FAILURE_MARKERS = ("cannot bind socket", "Address already in use")
 
 
@@ -82,7 +81,7 @@ class Balancer:
         self.ready_timeout_s = ready_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.api = RuntimeApi(socket_path)
-        self._process: subprocess.Popen[bytes] | None = None
+        self._child = ChildProcess()
         self._lock = threading.RLock()
 
     # ----------------------------------------------------------------- addresses
@@ -119,12 +118,12 @@ class Balancer:
     @property
     def pid(self) -> int | None:
         """Process id of HAProxy, or None."""
-        return None if self._process is None else self._process.pid
+        return self._child.pid
 
     @property
     def is_running(self) -> bool:
         """True while HAProxy runs."""
-        return self._process is not None and self._process.poll() is None
+        return self._child.is_running
 
     # ----------------------------------------------------------------- lifecycle
     def __enter__(self) -> Balancer:
@@ -146,26 +145,26 @@ class Balancer:
                 did not pass its health check within ``ready_timeout_s``.
         """
         with self._lock:
-            if self._process is not None:
+            if self._child.popen is not None:
                 raise RuntimeError("Balancer is already started")
-            auto = any(port is None for port in self._requested_ports)
-            for attempt in range(_PORT_RETRIES):
-                picked = iter(free_ports(3))
-                ports = [p if p is not None else next(picked) for p in self._requested_ports]
+
+            def attempt(ports: tuple[int, ...]) -> None:
                 self.config = replace(self.config, http_port=ports[0], grpc_port=ports[1],
                                       stats_port=ports[2])
                 text = render_haproxy_config(self.config)
                 check_haproxy_config(text, haproxy=self.binary)
                 write_text_atomic(self.config_path, text)
                 try:
-                    self._launch()
+                    self._child.launch([str(self.binary), "-db", "-f", str(self.config_path)],
+                                       self.log_path)
                     self._wait_started(wait_for_replicas)
-                    return
-                except BalancerStartError as error:
+                except BalancerStartError:
                     self._kill()
-                    bind_race = auto and any(m in error.output for m in _BIND_FAILURE_MARKERS)
-                    if not bind_race or attempt == _PORT_RETRIES - 1:
-                        raise
+                    raise
+
+            start_on_free_ports(self._requested_ports, attempt, BalancerStartError,
+                                lambda error: any(m in error.output
+                                                  for m in _BIND_FAILURE_MARKERS))
 
     def stop(self) -> None:
         """Stop gracefully: stop listening, let requests in flight finish, then exit.
@@ -174,13 +173,7 @@ class Balancer:
         requests it is serving; SIGKILL follows after ``stop_timeout_s``. Safe to call twice.
         """
         with self._lock:
-            process = self._process
-            if process is not None and process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.send_signal(signal.SIGUSR1)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    process.wait(timeout=self.stop_timeout_s)
-            self._kill()
+            self._child.stop(signal.SIGUSR1, self.stop_timeout_s, whole_group=False)
 
     def close(self) -> None:
         """Stop HAProxy and delete its private folder (socket, configuration, log)."""
@@ -259,24 +252,11 @@ class Balancer:
         return self.wait_until(name, lambda st: all(s.is_up for s in st), timeout_s, "up")
 
     # ----------------------------------------------------------------- internals
-    def _launch(self) -> None:
-        preexec = (_die_with_parent if threading.current_thread() is threading.main_thread()
-                   else None)
-        with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
-                [str(self.binary), "-db", "-f", str(self.config_path)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=preexec,
-            )
-
     def _log_text(self) -> str:
-        try:
-            return self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
+        return read_log(self.log_path)
 
     def _wait_started(self, wait_for_replicas: bool) -> None:
-        process = self._process
+        process = self._child.popen
         assert process is not None
         deadline = time.monotonic() + self.ready_timeout_s
         while True:
@@ -299,9 +279,4 @@ class Balancer:
                 process.wait(timeout=_POLL_INTERVAL_S)
 
     def _kill(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            process.kill()
-        process.wait()
+        self._child.stop(None, 0.0, whole_group=False)
