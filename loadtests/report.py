@@ -6,9 +6,11 @@ Everything here is pure data handling; the locust plugin collects the inputs.
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +23,12 @@ __all__ = [
     "ClientStats",
     "RunReport",
     "TimePoint",
+    "fields_of",
+    "read_json_object",
     "read_report",
     "render_markdown",
+    "save_figure",
+    "write_json_and_markdown",
     "write_latency_png",
     "write_report",
 ]
@@ -159,8 +165,8 @@ class RunReport:
         Raises:
             LoadTestError: A field is missing or malformed (names the field).
         """
-        try:
-            return cls(
+        with fields_of("report"):
+            report = cls(
                 settings=dict(data["settings"]),
                 clients=[ClientStats.from_dict(c) for c in data["client"].values()],
                 verdicts=[TargetVerdict(v["model"], v["target"], float(v["goal"]),
@@ -173,10 +179,45 @@ class RunReport:
                 aborted=data["aborted"],
                 targets_checked=bool(data.get("targets_checked", True)),
             )
-        except KeyError as exc:
-            raise LoadTestError(f"report: field {exc.args[0]!r} is missing") from exc
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise LoadTestError(f"report: malformed field: {exc}") from exc
+        return report
+
+
+@contextlib.contextmanager
+def fields_of(what: str) -> Iterator[None]:
+    """Turn a missing or malformed field met in the block into a :class:`LoadTestError`.
+
+    Args:
+        what: The document read, the start of the message (``report``).
+
+    Raises:
+        LoadTestError: ``KeyError`` (names the missing field), ``TypeError``,
+            ``ValueError`` or ``AttributeError`` in the block.
+    """
+    try:
+        yield
+    except KeyError as exc:
+        raise LoadTestError(f"{what}: field {exc.args[0]!r} is missing") from exc
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise LoadTestError(f"{what}: malformed field: {exc}") from exc
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """Read a JSON file that holds one object.
+
+    Args:
+        path: The file.
+        what: The document read, the start of the message (``report``).
+
+    Raises:
+        LoadTestError: The file cannot be read, is not JSON, or is not an object.
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise LoadTestError(f"{what} {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise LoadTestError(f"{what} {path}: not a JSON object")
+    return data
 
 
 def read_report(path: Path) -> RunReport:
@@ -185,13 +226,7 @@ def read_report(path: Path) -> RunReport:
     Raises:
         LoadTestError: The file cannot be read, is not JSON, or a field is malformed.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LoadTestError(f"report {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise LoadTestError(f"report {path}: not a JSON object")
-    return RunReport.from_dict(data)
+    return RunReport.from_dict(read_json_object(path, "report"))
 
 
 def _ms(value: float | None) -> str:
@@ -264,8 +299,6 @@ def write_latency_png(timeline: Sequence[TimePoint], path: Path, title: str) -> 
         import matplotlib.pyplot as plt
     except ImportError:
         return "latency PNG skipped: matplotlib is not installed (pip install matplotlib)"
-    from io import BytesIO
-
     t = [p.elapsed_s for p in timeline]
     fig, ax = plt.subplots(figsize=(8, 4))
     nan = float("nan")
@@ -278,12 +311,43 @@ def write_latency_png(timeline: Sequence[TimePoint], path: Path, title: str) -> 
     ax2.step(t, [p.users for p in timeline], color="grey", where="post", label="users")
     ax2.set_ylabel("users")
     ax.legend(loc="upper left")
+    save_figure(fig, path)
+    return None
+
+
+def save_figure(fig: Any, path: Path) -> None:
+    """Write a matplotlib figure to ``path`` as a PNG (atomically) and close it.
+
+    Args:
+        fig: The ``matplotlib.figure.Figure``.
+        path: The PNG file.
+    """
+    import matplotlib.pyplot as plt
+
     buffer = BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     write_bytes_atomic(path, buffer.getvalue())
-    return None
+
+
+def write_json_and_markdown(report_dir: Path, data: Mapping[str, Any],
+                            markdown: str) -> list[Path]:
+    """Write ``report.json`` and ``report.md`` into ``report_dir`` (atomically).
+
+    Args:
+        report_dir: The report folder (it exists).
+        data: The report as JSON data (no NaN).
+        markdown: The report rendered as Markdown.
+
+    Returns:
+        The two files written.
+    """
+    json_path = report_dir / "report.json"
+    write_text_atomic(json_path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+    md_path = report_dir / "report.md"
+    write_text_atomic(md_path, markdown)
+    return [json_path, md_path]
 
 
 def write_report(report: RunReport, report_dir: Path) -> list[Path]:
@@ -301,8 +365,5 @@ def write_report(report: RunReport, report_dir: Path) -> list[Path]:
         report.notes.append(note)
     else:
         written.append(png)
-    json_path = report_dir / "report.json"
-    write_text_atomic(json_path, json.dumps(report.as_dict(), indent=2, allow_nan=False) + "\n")
-    md_path = report_dir / "report.md"
-    write_text_atomic(md_path, render_markdown(report))
-    return [json_path, md_path, *written]
+    return [*write_json_and_markdown(report_dir, report.as_dict(), render_markdown(report)),
+            *written]

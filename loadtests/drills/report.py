@@ -8,15 +8,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from generator.layout import write_bytes_atomic, write_text_atomic
 from loadtests.drills.stats import PhaseStats
 from loadtests.drills.timeline import Mark
 from loadtests.errors import LoadTestError
 from loadtests.records import Outcome, RequestRecord
+from loadtests.report import fields_of, read_json_object, save_figure, write_json_and_markdown
 
 __all__ = [
     "PLOT_NAME",
@@ -110,8 +109,8 @@ class DrillReport:
         Raises:
             LoadTestError: A field is missing or malformed (names the field).
         """
-        try:
-            return cls(
+        with fields_of("drill report"):
+            report = cls(
                 drill=str(data["drill"]),
                 protocol=str(data["protocol"]),
                 model=str(data["model"]),
@@ -125,10 +124,7 @@ class DrillReport:
                 notes=[str(n) for n in data["notes"]],
                 locust_exit_code=data.get("locust_exit_code"),
             )
-        except KeyError as exc:
-            raise LoadTestError(f"drill report: field {exc.args[0]!r} is missing") from exc
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise LoadTestError(f"drill report: malformed field: {exc}") from exc
+        return report
 
 
 def read_drill_report(path: Path) -> DrillReport:
@@ -137,13 +133,7 @@ def read_drill_report(path: Path) -> DrillReport:
     Raises:
         LoadTestError: The file cannot be read, is not JSON, or a field is malformed.
     """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LoadTestError(f"drill report {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise LoadTestError(f"drill report {path}: not a JSON object")
-    return DrillReport.from_dict(data)
+    return DrillReport.from_dict(read_json_object(path, "drill report"))
 
 
 def _ms(value: float | None) -> str:
@@ -262,11 +252,7 @@ def write_drill_plot(report: DrillReport, records: Sequence[RequestRecord], path
         lat.annotate(mark.label, (mark.at_s, 0.02), xycoords=("data", "axes fraction"),
                      rotation=90, fontsize=7, va="bottom")
     lat.legend(loc="upper right", fontsize=7)
-    buffer = BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    write_bytes_atomic(path, buffer.getvalue())
+    save_figure(fig, path)
 
 
 def write_drill_report(report: DrillReport, records: Sequence[RequestRecord],
@@ -284,8 +270,5 @@ def write_drill_report(report: DrillReport, records: Sequence[RequestRecord],
         written.append(plot)
     except LoadTestError as exc:
         report.notes.append(str(exc))
-    json_path = report_dir / "report.json"
-    write_text_atomic(json_path, json.dumps(report.as_dict(), indent=2, allow_nan=False) + "\n")
-    md_path = report_dir / "report.md"
-    write_text_atomic(md_path, render_drill_markdown(report))
-    return [json_path, md_path, *written]
+    return [*write_json_and_markdown(report_dir, report.as_dict(),
+                                     render_drill_markdown(report)), *written]
