@@ -6,18 +6,16 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
-from typing import Any, TextIO
+from typing import TextIO
 
 from serving.adapt import AdaptTarget, write_adapted_repository
 from serving.errors import ServerStartError, ServingError
 from serving.replicas import add_replica_arguments, run_replicas
 from serving.server import ADMIN_HEADER, MODEL_CONTROL_MODES, TritonServer
+from serving.signals import Interrupted, StopSignals
 
 __all__ = [
     "add_adapt_parser",
@@ -32,10 +30,6 @@ __all__ = [
 ADAPT_TARGETS = (AdaptTarget.CPU.value, AdaptTarget.EMBEDDED.value)
 
 _LIVENESS_CHECK_S = 0.5
-
-
-class _Interrupted(BaseException):
-    """Raised by the signal handler while the server is still starting."""
 
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
@@ -111,58 +105,46 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.replicas is not None:
         return run_replicas(args)
     out, err = sys.stdout, sys.stderr
-    stop = threading.Event()
-    starting = True
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-        if starting:
-            raise _Interrupted
-
-    previous: dict[int, Any] = {
-        sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
     server: TritonServer | None = None
-    try:
-        server = TritonServer(
-            args.repository, http_port=args.http_port, grpc_port=args.grpc_port,
-            metrics_port=args.metrics_port, tritonserver=args.tritonserver, adapt=args.adapt,
-            ready_timeout_s=args.ready_timeout_s, exit_timeout_s=args.exit_timeout_s,
-            model_control_mode=args.model_control,
-        )
+    with StopSignals() as signals:
         try:
-            server.start()
+            server = TritonServer(
+                args.repository, http_port=args.http_port, grpc_port=args.grpc_port,
+                metrics_port=args.metrics_port, tritonserver=args.tritonserver, adapt=args.adapt,
+                ready_timeout_s=args.ready_timeout_s, exit_timeout_s=args.exit_timeout_s,
+                model_control_mode=args.model_control,
+            )
+            try:
+                server.start()
+            finally:
+                for substitution in server.substitutions:
+                    print(f"substitution: {substitution}", file=out)
+            signals.starting = False
+            print(f"HTTP:    {server.http_url}", file=out)
+            print(f"gRPC:    {server.grpc_url}", file=out)
+            print(f"metrics: {server.metrics_url}", file=out)
+            print(f"log:     {server.log_path}", file=out)
+            print(f"admin key: {server.admin_key_path} (header {ADMIN_HEADER}; "
+                  f"model control {server.model_control_mode})", file=out)
+            print("ready; press Ctrl+C to stop", file=out, flush=True)
+            while not signals.stop.wait(_LIVENESS_CHECK_S):
+                if not server.is_running:
+                    print(f"error: tritonserver exited unexpectedly; see {server.log_path}",
+                          file=err)
+                    return 1
+            print("stopping", file=out, flush=True)
+            return 0
+        except Interrupted:
+            print("interrupted while starting", file=err)
+            return 130
+        except (ServingError, OSError) as error:
+            _print_failure(error, err)
+            return 1
         finally:
-            for substitution in server.substitutions:
-                print(f"substitution: {substitution}", file=out)
-        starting = False
-        print(f"HTTP:    {server.http_url}", file=out)
-        print(f"gRPC:    {server.grpc_url}", file=out)
-        print(f"metrics: {server.metrics_url}", file=out)
-        print(f"log:     {server.log_path}", file=out)
-        print(f"admin key: {server.admin_key_path} (header {ADMIN_HEADER}; "
-              f"model control {server.model_control_mode})", file=out)
-        print("ready; press Ctrl+C to stop", file=out, flush=True)
-        while not stop.wait(_LIVENESS_CHECK_S):
-            if not server.is_running:
-                print(f"error: tritonserver exited unexpectedly; see {server.log_path}",
-                      file=err)
-                return 1
-        print("stopping", file=out, flush=True)
-        return 0
-    except _Interrupted:
-        print("interrupted while starting", file=err)
-        return 130
-    except (ServingError, OSError) as error:
-        _print_failure(error, err)
-        return 1
-    finally:
-        starting = False
-        if server is not None:
-            server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        out.flush()
+            signals.starting = False
+            if server is not None:
+                server.stop()
+            out.flush()
 
 
 def add_adapt_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, TextIO
 
 from generator.layout import CONFIG_FILENAME, write_text_atomic
@@ -29,6 +29,7 @@ from serving.errors import ServingError
 from serving.lb import Balancer, ReplicaAddress, ReplicaError, find_haproxy
 from serving.ports import LOOPBACK, free_ports
 from serving.server import TritonServer
+from serving.signals import Interrupted, StopSignals
 
 __all__ = [
     "ReplicaInfo",
@@ -41,10 +42,6 @@ __all__ = [
 
 _MAX_REPLICAS = 16
 _SUPERVISE_INTERVAL_S = 0.5
-
-
-class _Interrupted(BaseException):
-    """Raised by the signal handler while replicas are still starting."""
 
 
 @dataclass(frozen=True)
@@ -406,63 +403,51 @@ def run_replicas(args: argparse.Namespace) -> int:
         print("error: --metrics-port: each replica picks its own; not allowed with --replicas",
               file=err)
         return 2
-    stop = threading.Event()
-    starting = True
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-        if starting:
-            raise _Interrupted
-
-    previous: dict[int, Any] = {
-        sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
     server_options: dict[str, Any] = {
         "tritonserver": args.tritonserver, "adapt": args.adapt,
         "ready_timeout_s": args.ready_timeout_s, "exit_timeout_s": args.exit_timeout_s,
         "model_control_mode": getattr(args, "model_control", "none"),
     }
     replicas: ReplicaSet | None = None
-    try:
-        replicas = ReplicaSet(
-            args.repository, replicas=args.replicas,
-            balancer_options={"http_port": args.http_port, "grpc_port": args.grpc_port,
-                              "haproxy": args.haproxy},
-            **server_options,
-        )
-        replicas.start()
-        starting = False
-        _print_urls(replicas, out)
-        if args.state_file is not None:
-            replicas.write_state(args.state_file)
-            print(f"state file:       {args.state_file}", file=out)
-        print("ready; press Ctrl+C to stop", file=out, flush=True)
-        while not stop.wait(_SUPERVISE_INTERVAL_S):
-            if not replicas.balancer.is_running:
-                print(f"error: haproxy exited unexpectedly; see {replicas.balancer.log_path}",
-                      file=err)
-                return 1
-            for name in replicas.dead_replicas():
-                print(f"{name} exited; restarting it", file=out, flush=True)
-                replicas.restart(name)
-                if args.state_file is not None:
-                    replicas.write_state(args.state_file)
-                print(f"{name} is back: pid {replicas.server(name).pid}", file=out, flush=True)
-        print("stopping: balancer first (requests in flight finish), then replicas",
-              file=out, flush=True)
-        return 0
-    except _Interrupted:
-        print("interrupted while starting", file=err)
-        return 130
-    except (ServingError, OSError) as error:
-        print(f"error: {error}", file=err)
-        return 1
-    finally:
-        starting = False
-        if replicas is not None:
-            replicas.stop()
-        if args.state_file is not None:
-            Path(args.state_file).unlink(missing_ok=True)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        out.flush()
+    with StopSignals() as signals:
+        try:
+            replicas = ReplicaSet(
+                args.repository, replicas=args.replicas,
+                balancer_options={"http_port": args.http_port, "grpc_port": args.grpc_port,
+                                  "haproxy": args.haproxy},
+                **server_options,
+            )
+            replicas.start()
+            signals.starting = False
+            _print_urls(replicas, out)
+            if args.state_file is not None:
+                replicas.write_state(args.state_file)
+                print(f"state file:       {args.state_file}", file=out)
+            print("ready; press Ctrl+C to stop", file=out, flush=True)
+            while not signals.stop.wait(_SUPERVISE_INTERVAL_S):
+                if not replicas.balancer.is_running:
+                    print(f"error: haproxy exited unexpectedly; see {replicas.balancer.log_path}",
+                          file=err)
+                    return 1
+                for name in replicas.dead_replicas():
+                    print(f"{name} exited; restarting it", file=out, flush=True)
+                    replicas.restart(name)
+                    if args.state_file is not None:
+                        replicas.write_state(args.state_file)
+                    print(f"{name} is back: pid {replicas.server(name).pid}", file=out, flush=True)
+            print("stopping: balancer first (requests in flight finish), then replicas",
+                  file=out, flush=True)
+            return 0
+        except Interrupted:
+            print("interrupted while starting", file=err)
+            return 130
+        except (ServingError, OSError) as error:
+            print(f"error: {error}", file=err)
+            return 1
+        finally:
+            signals.starting = False
+            if replicas is not None:
+                replicas.stop()
+            if args.state_file is not None:
+                Path(args.state_file).unlink(missing_ok=True)
+            out.flush()
