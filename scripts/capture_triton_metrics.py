@@ -31,6 +31,8 @@ sys.path.insert(0, str(ROOT))
 from generator.layout import write_text_atomic  # noqa: E402
 from serving import TritonServer  # noqa: E402
 
+__all__ = ["capture", "image_input", "main", "noise_png", "user_input"]
+
 DEFAULT_OUT = ROOT / "deploy" / "prometheus" / "tests" / "triton-2.51-metrics.prom"
 #: The metrics flags of the ``triton`` service in docker-compose.yml.
 METRICS_ARGS = (
@@ -43,30 +45,37 @@ GOOD_REQUESTS = 8
 BAD_REQUESTS = 3
 
 
-def _png(seed: int) -> bytes:
+def noise_png(seed: int) -> bytes:
+    """Return a 64x64 greyscale PNG of random pixels (the same for the same seed)."""
     pixels = np.random.default_rng(seed).integers(0, 256, (64, 64), dtype=np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def _image_input(data: bytes) -> httpclient.InferInput:
+def image_input(data: bytes) -> httpclient.InferInput:
+    """Return the ``IMAGE`` input of ``image_diagnosis`` holding the encoded ``data``."""
     tensor = httpclient.InferInput("IMAGE", [1, len(data)], "UINT8")
     tensor.set_data_from_numpy(np.frombuffer(data, dtype=np.uint8).reshape(1, -1))
+    return tensor
+
+
+def user_input(user: int) -> httpclient.InferInput:
+    """Return the ``user_id`` input of ``recommendation``."""
+    tensor = httpclient.InferInput("user_id", [1, 1], "INT64")
+    tensor.set_data_from_numpy(np.array([[user]], dtype=np.int64))
     return tensor
 
 
 def _traffic(client: httpclient.InferenceServerClient) -> int:
     """Send good requests to both models and bad ones to the ensemble; return failures."""
     for index in range(GOOD_REQUESTS):
-        user = httpclient.InferInput("user_id", [1, 1], "INT64")
-        user.set_data_from_numpy(np.array([[index]], dtype=np.int64))
-        client.infer("recommendation", [user])
-        client.infer("image_diagnosis", [_image_input(_png(index))])
+        client.infer("recommendation", [user_input(index)])
+        client.infer("image_diagnosis", [image_input(noise_png(index))])
     failures = 0
     for _ in range(BAD_REQUESTS):
         try:
-            client.infer("image_diagnosis", [_image_input(b"this is not an image")])
+            client.infer("image_diagnosis", [image_input(b"this is not an image")])
         except InferenceServerException:
             failures += 1
     return failures

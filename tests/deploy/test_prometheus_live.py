@@ -13,7 +13,6 @@ rule and the prometheus-adapter query must return non-empty, finite data.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
@@ -29,14 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import tritonclient.http as httpclient
 import yaml
-from PIL import Image
 from tritonclient.utils import InferenceServerException
 
 from generator.manifests import ManifestSettings, adapter_metrics_query
+from scripts.capture_triton_metrics import image_input, noise_png, user_input
 from serving import TritonServer, free_ports
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,25 +63,6 @@ def _wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> Non
         pause.wait(0.5)
 
 
-def _png(seed: int) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (64, 64), dtype=np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _image_input(data: bytes) -> httpclient.InferInput:
-    tensor = httpclient.InferInput("IMAGE", [1, len(data)], "UINT8")
-    tensor.set_data_from_numpy(np.frombuffer(data, dtype=np.uint8).reshape(1, -1))
-    return tensor
-
-
-def _user_input(user: int) -> httpclient.InferInput:
-    tensor = httpclient.InferInput("user_id", [1, 1], "INT64")
-    tensor.set_data_from_numpy(np.array([[user]], dtype=np.int64))
-    return tensor
-
-
 @dataclass
 class Load:
     """Closed-loop load from a few threads, bounded in time and count; stops by itself."""
@@ -99,7 +78,7 @@ class Load:
     def _worker(self, index: int) -> None:
         client = httpclient.InferenceServerClient(self.address, connection_timeout=10.0,
                                                   network_timeout=10.0)
-        image = _png(index)
+        image = noise_png(index)
         deadline = time.monotonic() + LOAD_DURATION_S
         try:
             while not self.stop.is_set() and time.monotonic() < deadline:
@@ -110,11 +89,11 @@ class Load:
                     count = self.sent
                 try:
                     if self.bad_inputs.is_set() and index == 0:
-                        client.infer("image_diagnosis", [_image_input(b"not an image")])
+                        client.infer("image_diagnosis", [image_input(b"not an image")])
                     elif count % 2:
-                        client.infer("recommendation", [_user_input(count % 500)])
+                        client.infer("recommendation", [user_input(count % 500)])
                     else:
-                        client.infer("image_diagnosis", [_image_input(image)])
+                        client.infer("image_diagnosis", [image_input(image)])
                 except InferenceServerException as exc:
                     with self._lock:
                         self.failed += 1
