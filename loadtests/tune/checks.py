@@ -8,6 +8,7 @@ from pathlib import Path
 from tritonclient.grpc import model_config_pb2 as mc
 
 from generator.errors import ConfigSyntaxError
+from generator.layout import CONFIG_FILENAME
 from generator.validation import load_model_dir, validate_model
 from loadtests.tune.control import apply_candidate
 from loadtests.tune.errors import CandidateError, TuneError
@@ -33,7 +34,7 @@ class CandidateChecker:
     """
 
     def __init__(self, model: str, model_dir: Path, host: HostInfo) -> None:
-        if not (model_dir / "config.pbtxt").is_file():
+        if not (model_dir / CONFIG_FILENAME).is_file():
             raise TuneError(f"repository: {model_dir} has no config.pbtxt; the validator "
                             f"needs the files of model {model!r}")
         try:

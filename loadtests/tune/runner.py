@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tritonclient.grpc import model_config_pb2 as mc
 
+from generator.layout import CONFIG_FILENAME
 from loadtests.targets import Measured, evaluate_targets, load_targets, targets_for
 from loadtests.tune.checks import CandidateChecker
 from loadtests.tune.control import (
@@ -403,7 +404,7 @@ def _admin_headers(options: TuneOptions) -> dict[str, str]:
 
 
 def _model_dir(options: TuneOptions, served: Path | None) -> Path:
-    if served is not None and (served / options.model / "config.pbtxt").is_file():
+    if served is not None and (served / options.model / CONFIG_FILENAME).is_file():
         return served / options.model
     return options.repository / options.model
 
@@ -421,7 +422,7 @@ def run_tune(options: TuneOptions) -> tuple[int, TuneReport]:
     server: TritonServer | None = None
     try:
         if options.host is None:
-            if not (options.repository / options.model / "config.pbtxt").is_file():
+            if not (options.repository / options.model / CONFIG_FILENAME).is_file():
                 raise TuneError(f"repository: {options.repository} has no model "
                                 f"{options.model!r}")
             _progress(f"starting the embedded Triton (explicit model control) on "
