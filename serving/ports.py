@@ -1,10 +1,11 @@
-"""Pick free TCP ports on the loopback interface."""
+"""The loopback interface: its address, free TCP ports on it, and an HTTP opener for it."""
 
 from __future__ import annotations
 
 import socket
+import urllib.request
 
-__all__ = ["LOOPBACK", "free_ports"]
+__all__ = ["LOOPBACK", "free_ports", "loopback_opener"]
 
 LOOPBACK = "127.0.0.1"
 
@@ -32,3 +33,15 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def loopback_opener() -> urllib.request.OpenerDirector:
+    """An ``urllib`` opener for servers on this host that ignores proxy variables.
+
+    An ``http_proxy`` from the environment must never carry a loopback health check or
+    statistics read to another host.
+
+    Returns:
+        A new opener.
+    """
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))

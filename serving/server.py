@@ -25,7 +25,7 @@ from serving.embedded import embedded_environment, prepare_backend_dir
 from serving.errors import ServerStartError
 from serving.locate import EmbeddedTriton, find_embedded_triton
 from serving.logparse import parse_model_errors
-from serving.ports import LOOPBACK
+from serving.ports import LOOPBACK, loopback_opener
 from serving.process import ChildProcess, read_log, start_on_free_ports
 
 __all__ = ["ADMIN_HEADER", "MODEL_CONTROL_MODES", "TritonServer", "start_server"]
@@ -289,7 +289,7 @@ class TritonServer:
             f"{self.http_url}/v2/repository/index", data=b"{}", method="POST",
             headers=self._admin_headers(),
         )
-        with _opener().open(request, timeout=5.0) as response:
+        with loopback_opener().open(request, timeout=5.0) as response:
             payload: list[dict[str, Any]] = json.loads(response.read())
         return payload
 
@@ -402,14 +402,9 @@ def _find_embedded_or_none() -> EmbeddedTriton | None:
         return None
 
 
-def _opener() -> urllib.request.OpenerDirector:
-    # Never route loopback health checks through an HTTP proxy from the environment.
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
 def _http_status(url: str) -> int | None:
     try:
-        with _opener().open(url, timeout=1.0) as response:
+        with loopback_opener().open(url, timeout=1.0) as response:
             return int(response.status)
     except urllib.error.HTTPError as error:
         return int(error.code)

@@ -35,7 +35,6 @@ import os
 import shutil
 import tempfile
 import threading
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,6 +48,7 @@ from loadtests.errors import DrillError
 from loadtests.records import Outcome
 from loadtests.runner import Endpoints
 from loadtests.server_stats import ModelCounters, ServerSnapshot
+from serving.ports import loopback_opener
 
 __all__ = ["Rollout", "VersionStatsAccumulator", "add_broken_version"]
 
@@ -116,9 +116,8 @@ class VersionStatsAccumulator:
 
     def poll(self) -> None:
         """Read the statistics once and add each version's increase."""
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         try:
-            with opener.open(self._url, timeout=2.0) as response:
+            with loopback_opener().open(self._url, timeout=2.0) as response:
                 entries = json.loads(response.read()).get("model_stats", [])
         except (OSError, ValueError):
             with self._lock:

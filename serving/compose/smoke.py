@@ -41,6 +41,7 @@ import yaml
 
 from generator.layout import write_text_atomic
 from serving.compose.stack import ComposeError, ComposeProject
+from serving.ports import loopback_opener
 
 __all__ = ["SmokeOptions", "SmokeResult", "main", "run_smoke"]
 
@@ -176,8 +177,7 @@ def _locust_override(path: Path, duration_s: int) -> None:
 
 
 def _http_json(url: str, timeout_s: float = 10.0) -> object:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(url, timeout=timeout_s) as response:
+    with loopback_opener().open(url, timeout=timeout_s) as response:
         return json.loads(response.read().decode("utf-8"))
 
 
