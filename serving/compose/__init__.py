@@ -3,6 +3,6 @@
 See ``docs/deployment.md`` (fully offline, with locally built images).
 """
 
-from serving.compose.stack import ComposeError, ComposeProject, Leftovers, inspect_json
+from serving.compose.stack import ComposeError, ComposeProject, Leftovers
 
-__all__ = ["ComposeError", "ComposeProject", "Leftovers", "inspect_json"]
+__all__ = ["ComposeError", "ComposeProject", "Leftovers"]

@@ -7,19 +7,17 @@ touched; every wait is bounded.
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from serving.errors import ServingError
 
-__all__ = ["ComposeError", "ComposeProject", "Leftovers", "inspect_json"]
+__all__ = ["ComposeError", "ComposeProject", "Leftovers"]
 
 _PROJECT_LABEL = "com.docker.compose.project"
 _SERVICE_LABEL = "com.docker.compose.service"
@@ -72,7 +70,6 @@ class ComposeProject:
     env_file: Path
     compose_cli: tuple[str, ...] = ("docker-compose",)
     timeout_s: float = 600.0
-    extra_env: Mapping[str, str] = field(default_factory=dict)
 
     def command(self, *args: str) -> list[str]:
         """The full compose command line for ``args``."""
@@ -86,8 +83,7 @@ class ComposeProject:
         Raises:
             ComposeError: If it exits non-zero (with ``check``) or runs out of time.
         """
-        return _run(self.command(*args), check=check, timeout_s=timeout_s or self.timeout_s,
-                    env=dict(self.extra_env) or None)
+        return _run(self.command(*args), check=check, timeout_s=timeout_s or self.timeout_s)
 
     def config(self) -> dict[str, object]:
         """The merged configuration, as docker-compose resolves it."""
@@ -176,17 +172,10 @@ class ComposeProject:
         )
 
 
-def _run(
-    argv: Sequence[str],
-    *,
-    check: bool = True,
-    timeout_s: float,
-    env: Mapping[str, str] | None = None,
-) -> str:
-    full_env = None if env is None else {**os.environ, **env}
+def _run(argv: Sequence[str], *, check: bool = True, timeout_s: float) -> str:
     try:
         done = subprocess.run(list(argv), stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=timeout_s, env=full_env)
+                              text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired as error:
         output = (error.stdout or "") if isinstance(error.stdout, str) else ""
         raise ComposeError(f"{' '.join(argv[:4])} ... ran out of {timeout_s:.0f} s",
@@ -198,10 +187,3 @@ def _run(
         raise ComposeError(f"{' '.join(argv[:6])} ... exited {done.returncode}", output=output)
     return output
 
-
-def inspect_json(container: str) -> dict[str, object]:
-    """``docker inspect`` of one container, parsed."""
-    loaded = json.loads(_run(["docker", "inspect", container], timeout_s=60))
-    if not isinstance(loaded, list) or not loaded or not isinstance(loaded[0], dict):
-        raise ComposeError(f"docker inspect {container} printed no object")
-    return loaded[0]
