@@ -20,6 +20,7 @@ from generator.layout import (
     is_tensorrt,
     model_name_problem,
 )
+from generator.validation.batcher_stall import check_batcher_stall
 from generator.validation.instance_groups import check_instance_groups
 from generator.validation.model_metrics import check_model_metrics
 from generator.validation.reporter import Reporter
@@ -44,6 +45,7 @@ def check_config(config: mc.ModelConfig, directory_name: str, r: Reporter) -> No
     _check_platform(config, r)
     _check_max_batch_size(config, r)
     _check_dynamic_batching(config, r)
+    check_batcher_stall(config, r)
     _check_sequence_batching(config, r)
     check_sequence_controls(config, r)
     check_sequence_state(config, r)

@@ -146,6 +146,32 @@ CASES = [
          'ensemble_scheduling { step [ { model_name: "s" input_map { key: "i" value: "a" } '
          'output_map { key: "o" value: "b" } } ] }',
          "instance_group must not be set for an ensemble"),
+    # The recommendation spec's dynamic_batching as shipped before issue 19, beside the same
+    # batching without the queue policy (docs/stall.md: 500 ms stalls, 10x less throughput).
+    Case("queue-policy-stalls-batcher", Severity.WARNING,
+         "dynamic_batching.default_queue_policy.default_timeout_microseconds",
+         _cfg("dynamic_batching { preferred_batch_size: [ 4, 8 ] "
+              "max_queue_delay_microseconds: 1000 default_queue_policy { "
+              "default_timeout_microseconds: 5000000 allow_timeout_override: true "
+              "max_queue_size: 256 } }"),
+         _cfg("dynamic_batching { preferred_batch_size: [ 4, 8 ] "
+              "max_queue_delay_microseconds: 1000 }"),
+         "default_timeout_microseconds 5000000, allow_timeout_override, max_queue_size 256 "
+         "turns Triton 2.51's batch prefetching off"),
+    Case("queue-policy-stalls-batcher", Severity.WARNING,
+         "dynamic_batching.default_queue_policy.max_queue_size",
+         _cfg("dynamic_batching { default_queue_policy { max_queue_size: 256 } }"),
+         _cfg("dynamic_batching { default_queue_policy { timeout_action: DELAY } }"),
+         "sleeps up to 500 ms"),
+    Case("queue-policy-stalls-batcher", Severity.WARNING,
+         "dynamic_batching.default_queue_policy.allow_timeout_override",
+         _cfg("dynamic_batching { default_queue_policy { allow_timeout_override: true } }"),
+         _cfg("dynamic_batching { }"),
+         "Shed load at the balancer"),
+    Case("queue-policy-stalls-batcher", Severity.WARNING, "dynamic_batching.priority_levels",
+         _cfg("dynamic_batching { priority_levels: 2 default_priority_level: 1 }"),
+         _cfg("dynamic_batching { priority_levels: 0 }"),
+         "priority_levels 2"),
     Case("reshape-size-mismatch", Severity.ERROR, "input[0].reshape.shape",
          BASE_CONFIG.replace("dims: [ 3 ] } ]\noutput",
                              "dims: [ 3 ] reshape { shape: [ 2, 2 ] } } ]\noutput"),
@@ -177,7 +203,7 @@ def test_validate_model_accepts_default_priority_in_range_when_levels_are_set(
     check: CheckFn,
 ) -> None:
     issues = check(_cfg("dynamic_batching { priority_levels: 3 default_priority_level: 3 }"))
-    assert issues == []
+    assert [i.code for i in issues] == ["queue-policy-stalls-batcher"]
 
 
 WORKSPACE = """
