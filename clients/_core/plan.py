@@ -61,7 +61,8 @@ class CallPlan(Protocol[ResultT]):
             response: Its response.
 
         Returns:
-            One result per row of the request, in order.
+            One result per row of the request, in order (the generic
+            :class:`~clients._core.tensors.TensorPlan`: one dict of outputs per request).
 
         Raises:
             ServerError: If the response is malformed.

@@ -12,12 +12,18 @@ __all__ = ["InferRequest", "InferResponse", "InputTensor", "triton_datatype"]
 
 _DATATYPES: dict[np.dtype[np.generic], str] = {
     np.dtype(np.uint8): "UINT8",
+    np.dtype(np.uint16): "UINT16",
+    np.dtype(np.uint32): "UINT32",
+    np.dtype(np.uint64): "UINT64",
+    np.dtype(np.int8): "INT8",
+    np.dtype(np.int16): "INT16",
     np.dtype(np.int32): "INT32",
     np.dtype(np.int64): "INT64",
     np.dtype(np.float16): "FP16",
     np.dtype(np.float32): "FP32",
     np.dtype(np.float64): "FP64",
     np.dtype(np.bool_): "BOOL",
+    np.dtype(np.object_): "BYTES",
 }
 # Keyed by dtype, not dtype.name: numpy computes ``.name`` in Python (microseconds).
 _DATATYPES_BY_NAME: dict[str, str] = {dtype.name: name for dtype, name in _DATATYPES.items()}
@@ -30,7 +36,7 @@ def triton_datatype(array: npt.NDArray[np.generic]) -> str:
         array: The array.
 
     Returns:
-        E.g. ``"FP32"`` for float32.
+        E.g. ``"FP32"`` for float32, ``"BYTES"`` for an object array of ``bytes``/``str``.
 
     Raises:
         KeyError: For dtypes the clients never send.

@@ -23,11 +23,22 @@ class TensorSpec:
         datatype: Triton datatype, e.g. ``"FP32"``.
         shape: Full shape including the batch dimension; ``-1`` must be variable,
             ``None`` (:data:`ANY_DIM`) accepts any fixed size >= 1.
+        field: The Python name a generated client gives the tensor, named in errors
+            beside the tensor name (``""``: none).
+        optional: Whether a request may leave the input out (``optional: true``).
     """
 
     name: str
     datatype: str
     shape: tuple[int | None, ...]
+    field: str = ""
+    optional: bool = False
+
+    def describe(self, kind: str = "input") -> str:
+        """Names the tensor in messages: ``input 'x'`` or ``field 'x_0' (input 'x/0')``."""
+        if self.field:
+            return f"field {self.field!r} ({kind} {self.name!r})"
+        return f"{kind} {self.name!r}"
 
 
 @dataclass(frozen=True)
@@ -37,10 +48,13 @@ class ModelSignature:
     Attributes:
         inputs: Expected inputs.
         outputs: Expected outputs.
+        batched: Whether the model batches (``max_batch_size > 0``: every shape starts
+            with the batch dimension); None when the client does not say.
     """
 
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
+    batched: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -52,12 +66,15 @@ class ModelInfo:
         version: Version the server reported (the pinned one, else the newest listed).
         max_batch_size: The model's ``max_batch_size`` (0 means no batching).
         shapes: Served shape of every checked tensor, by name.
+        served: The served signature: every input and output with its datatype and
+            shape (``optional`` read from the config), in the server's order.
     """
 
     name: str
     version: str
     max_batch_size: int
     shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    served: ModelSignature = ModelSignature((), ())
 
 
 def _tensor_list(metadata: Mapping[str, Any], key: str) -> dict[str, tuple[str, tuple[int, ...]]]:
@@ -118,6 +135,12 @@ def check_metadata(
     inputs = _tensor_list(metadata, "inputs")
     outputs = _tensor_list(metadata, "outputs")
     problems: list[str] = []
+    max_batch_size = int(config.get("max_batch_size", 0) or 0)
+    if signature.batched is not None and signature.batched != (max_batch_size > 0):
+        problems.append(
+            f"max_batch_size is {max_batch_size}, expected "
+            + ("a batching model (> 0)" if signature.batched else "0 (no batching)")
+        )
     for spec in signature.inputs:
         problems += _compare("input", spec, inputs.get(spec.name))
     for spec in signature.outputs:
@@ -132,11 +155,23 @@ def check_metadata(
     else:
         version = ""
     shapes = {name: shape for name, (_, shape) in {**inputs, **outputs}.items()}
+    optional = {
+        str(entry.get("name")) for entry in config.get("input", ()) or () if entry.get("optional")
+    }
+    served = ModelSignature(
+        inputs=tuple(
+            TensorSpec(name, datatype, shape, optional=name in optional)
+            for name, (datatype, shape) in inputs.items()
+        ),
+        outputs=tuple(TensorSpec(n, d, s) for n, (d, s) in outputs.items()),
+        batched=max_batch_size > 0,
+    )
     return ModelInfo(
         name=model_name,
         version=version,
-        max_batch_size=int(config.get("max_batch_size", 0) or 0),
+        max_batch_size=max_batch_size,
         shapes=shapes,
+        served=served,
     )
 
 
