@@ -9,6 +9,7 @@ from pathlib import Path
 
 from generator.errors import DriftError, GeneratorError, ValidationFailed
 from generator.importer import import_module_source
+from generator.init import init_module_source
 from generator.layout import write_text_atomic
 from generator.loader import load_specs
 from generator.manifests.facts import Slo
@@ -83,6 +84,20 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else None
     source = import_module_source(Path(args.path), out)
+    if out is None:
+        sys.stdout.write(source)
+        return EXIT_OK
+    write_text_atomic(out, source)
+    print(f"wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    out = Path(args.output) if args.output else None
+    if out is not None and out.exists() and not args.force:
+        print(f"{out} exists; pass --force to overwrite it", file=sys.stderr)
+        return EXIT_USAGE
+    source = init_module_source(Path(args.model), name=args.name, out=out)
     if out is None:
         sys.stdout.write(source)
         return EXIT_OK
@@ -174,6 +189,24 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, metavar="OUT.py", help="write here instead of standard output"
     )
     imp.set_defaults(func=_cmd_import)
+
+    init = sub.add_parser(
+        "init",
+        help="write a spec from an ONNX file",
+        description="Read an ONNX file (or a model folder holding one and no config.pbtxt) "
+        "and write a spec module with what Triton's ONNX Runtime auto-complete would "
+        "configure: tensors from the graph, symbolic dims as -1, and batching (max_batch_size "
+        "4, Triton's default-max-batch-size, and dynamic batching) when every input and "
+        "output has a dynamic first dimension. Exit 2 on an unusable file; nothing is "
+        "written then.",
+    )
+    init.add_argument("model", type=Path, metavar="MODEL", help="an .onnx file or a model folder")
+    init.add_argument("--name", help="model name (default: the folder's name or the file's stem)")
+    init.add_argument(
+        "-o", "--output", type=Path, metavar="SPEC.py", help="write here instead of standard output"
+    )
+    init.add_argument("--force", action="store_true", help="overwrite SPEC.py if it exists")
+    init.set_defaults(func=_cmd_init)
 
     render = sub.add_parser(
         "render",

@@ -7,6 +7,7 @@ from pathlib import Path, PurePosixPath
 
 from generator.convert import from_proto
 from generator.errors import SpecLoadError
+from generator.init import find_onnx_file, init_module_source
 from generator.layout import CONFIG_FILENAME, load_config
 from generator.source import spec_module_source
 from generator.spec import FileSource, ModelSpec
@@ -60,10 +61,25 @@ def _import_model_dir(model_dir: Path) -> ModelSpec:
 def import_module_source(path: Path, out: Path | None = None) -> str:
     """Return Python spec source for everything under ``path``.
 
+    A model folder with an ONNX file but no ``config.pbtxt`` gives what
+    ``python -m generator init`` writes for it.
+
     Args:
         path: A ``config.pbtxt``, a model folder or a repository.
         out: Where the source will be written; file paths are made relative to it.
     """
+    path = Path(path)
+    if _is_bare_onnx_folder(path):
+        return init_module_source(path, out=out)
     specs = import_specs(path)
     module_dir = Path(out).resolve().parent if out is not None else None
     return spec_module_source(specs, origin=Path(path).as_posix(), module_dir=module_dir)
+
+
+def _is_bare_onnx_folder(path: Path) -> bool:
+    """A model folder holding an ONNX file and no config (nor sub-folders with one)."""
+    if not path.is_dir() or (path / CONFIG_FILENAME).is_file():
+        return False
+    if any((sub / CONFIG_FILENAME).is_file() for sub in path.iterdir()):
+        return False  # a repository
+    return find_onnx_file(path) is not None

@@ -13,7 +13,7 @@ from pathlib import Path
 from generator.spec import Labels, ModelSpec, Template, Text
 from generator.spec.base import ProtoEnum, SpecBase
 
-__all__ = ["spec_module_source"]
+__all__ = ["spec_module_source", "spec_variable"]
 
 _WIDTH = 96
 
@@ -98,7 +98,8 @@ def _docstring(origin: str) -> str:
     return f'"""Model specs imported by `python -m generator import` from:\n\n{shown}\n"""'
 
 
-def _identifier(name: str, taken: set[str]) -> str:
+def spec_variable(name: str, taken: set[str]) -> str:
+    """The module variable of a model: its name made an identifier, unique among ``taken``."""
     ident = re.sub(r"\W", "_", name) or "model"
     if ident[0].isdigit():
         ident = "model_" + ident
@@ -131,7 +132,7 @@ def spec_module_source(
     blocks = []
     variables = []
     for spec in specs:
-        var = _identifier(spec.name, taken)
+        var = spec_variable(spec.name, taken)
         variables.append(var)
         blocks.append(f"{var} = {writer.value(spec, 0)}\n")
     names = sorted(writer.names)

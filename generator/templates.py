@@ -29,23 +29,35 @@ def _pyrepr(value: object) -> str:
     raise TypeError(f"{type(value).__name__} has no safe Python literal")
 
 
-def _environment(folder: Path) -> jinja2.Environment:
+def _docrepr(value: object) -> str:
+    """A Python literal for ``value`` that is also safe inside a ``\"\"\"`` docstring."""
+    return _pyrepr(value).replace('"', '\\"')
+
+
+def _environment(folder: Path, trim_blocks: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(folder)),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
+        trim_blocks=trim_blocks,
+        lstrip_blocks=trim_blocks,
     )
     env.filters["pyrepr"] = _pyrepr
+    env.filters["docrepr"] = _docrepr
     env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": True}
     return env
 
 
-def render_template(path: Path, variables: Mapping[str, object], *, field: str) -> str:
+def render_template(
+    path: Path, variables: Mapping[str, object], *, field: str, trim_blocks: bool = False
+) -> str:
     """Render the template at ``path``.
 
-    Templates must insert values through ``tojson`` or ``pyrepr`` so that a
-    value never becomes code.
+    Templates must insert values through ``tojson`` or ``pyrepr`` (``docrepr``
+    inside a docstring) so that a value never becomes code. ``trim_blocks`` drops
+    the line breaks and indentation around block tags (the generator's own
+    templates of Python code use it).
 
     Raises:
         SpecError: The template is missing, has a syntax error or uses an
@@ -59,6 +71,7 @@ def render_template(path: Path, variables: Mapping[str, object], *, field: str) 
     except (TypeError, ValueError) as exc:
         raise SpecError(field, f"template variables must be JSON-serialisable: {exc}") from exc
     try:
-        return _environment(path.parent).get_template(path.name).render(**variables)
+        env = _environment(path.parent, trim_blocks)
+        return env.get_template(path.name).render(**variables)
     except jinja2.TemplateError as exc:
         raise SpecError(field, f"template {path.name}: {exc}") from exc
