@@ -6,7 +6,9 @@
 (c) served throughput with the generated dynamic batching vs the same model with
     dynamic batching cleared, at equal concurrency;
 (d) typed client vs raw tritonclient median latency at concurrency 1 (recommendation,
-    gRPC and HTTP): the typed client should add at most 5 %.
+    gRPC and HTTP): the typed client should add at most 5 %;
+(f) the steady-state tail of each reference model as shipped beside batching off
+    (:mod:`loadtests.bench_tail`): p99 / p50 and calls over 100 ms at concurrency 8.
 
 Every figure is the median of ``repeats`` runs; every run is bounded in time.
 """
@@ -376,6 +378,9 @@ def run_benchmark(options: BenchOptions) -> BenchResult:
     from loadtests.bench_balancer import measure_balancer_overhead
 
     measure_balancer_overhead(options, result)
+    from loadtests.bench_tail import measure_steady_tail
+
+    measure_steady_tail(options, result, _progress)
     result.ratios["serving_efficiency"] = best_served.value / best_local.value
     result.ratios["dynamic_batching_speedup"] = best_served.value / unbatched.value
     result.notes.insert(0, f"best in-process: {best_local.setting}; best served: "

@@ -25,7 +25,6 @@ from generator.spec import (
     Labels,
     Optimization,
     Output,
-    QueuePolicy,
     Template,
     Warmup,
     WarmupInput,
@@ -37,12 +36,8 @@ IMAGE_SIZE = 224
 MAX_BATCH_SIZE = 32
 WARMUP_IMAGE = ASSETS / "warmup_scan.png"  # written by `python -m reference train`
 
-# Shedding (docs/reference_models.md): the classifier serves about 360 images/s at
-# 32 concurrent calls on the 2-core CPU host. 128 queued images are ~0.35 s of work;
-# past that Triton refuses at once (HTTP 503 / gRPC UNAVAILABLE). The 5 s timeout only
-# bounds waits when the server stalls.
-CLASSIFIER_MAX_QUEUE_SIZE = 128
-CLASSIFIER_QUEUE_TIMEOUT_US = 5_000_000
+# No queue policy on the classifier: in Triton 2.51 it stalls the dynamic batcher for
+# 500 ms (docs/stall.md). Load is shed at the balancer (serving.lb) and by client deadlines.
 
 preprocess = python_model(
     "image_diagnosis_preprocess",
@@ -87,11 +82,6 @@ classifier = onnx_model(
     dynamic_batching=DynamicBatching(
         preferred_batch_size=[8, 16],
         max_queue_delay_microseconds=2000,
-        default_queue_policy=QueuePolicy(
-            max_queue_size=CLASSIFIER_MAX_QUEUE_SIZE,
-            default_timeout_microseconds=CLASSIFIER_QUEUE_TIMEOUT_US,
-            allow_timeout_override=True,
-        ),
     ),
     instance_groups=[gpu_instances(count=2)],
     model_warmup=[

@@ -25,7 +25,6 @@ from generator.spec import (
     DataType,
     DynamicBatching,
     ModelSpec,
-    QueuePolicy,
     VersionPolicy,
     Warmup,
     WarmupInput,
@@ -34,14 +33,11 @@ from reference.recsys import GOLDEN_FILES, RECOMMENDER_FILES
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 
-# Shedding (docs/reference_models.md): one CPU instance on the 2-core host answers
-# about 1,200 requests/s at 32 concurrent calls. 256 queued requests are ~0.2 s of work;
-# past that Triton refuses at once (HTTP 503 / gRPC UNAVAILABLE). The 5 s timeout only
-# bounds waits when the server stalls (loading a version on 2 busy cores stalled the
-# queue for over 1 s), so a version switch never sheds work.
-MAX_QUEUE_SIZE = 256
-QUEUE_TIMEOUT_US = 5_000_000
-
+# No queue policy: in Triton 2.51 any of max_queue_size, a default timeout,
+# allow_timeout_override or priority levels turns batch prefetching off, and the batcher
+# then stalls for 500 ms (docs/stall.md: p99 508 ms and a tenth of the throughput with 8
+# closed-loop callers). Load is shed at the balancer instead (HAProxy maxconn + timeout
+# queue answering 503, serving.lb) and by client deadlines.
 recommendation = ModelSpec(
     name="recommendation",
     platform="onnxruntime_onnx",
@@ -50,11 +46,6 @@ recommendation = ModelSpec(
     dynamic_batching=DynamicBatching(
         preferred_batch_size=(16, 32),
         max_queue_delay_microseconds=1000,
-        default_queue_policy=QueuePolicy(
-            max_queue_size=MAX_QUEUE_SIZE,
-            default_timeout_microseconds=QUEUE_TIMEOUT_US,
-            allow_timeout_override=True,
-        ),
     ),
     instance_groups=(gpu_instances(count=1),),
     model_warmup=(

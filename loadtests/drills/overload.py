@@ -11,13 +11,19 @@ then run for ``--duration``; in the middle, for ``--overload`` seconds (20 by de
 a generator in the drill adds ``--overload-callers`` (256) back-to-back callers on top
 of them. Shed calls return at once, so the calls offered per second reach several times
 the capacity; each call carries a deadline (``--deadline``, by default half the
-model's p99 target) that Triton enforces as the request's queue timeout.
+model's p99 target) that the client enforces.
+
+Load is shed where the shipped stack sheds it: at the balancer. The drill puts one
+HAProxy (:class:`serving.lb.Balancer`) in front of the server, with at most
+``--max-in-flight`` requests in flight to Triton (HAProxy's per-server ``maxconn``) and
+a queue that answers 503 (gRPC UNAVAILABLE) to a request still waiting after
+``--queue-timeout-ms``. Triton's own queue policy is not used: in Triton 2.51 it stalls
+the dynamic batcher for 500 ms (docs/stall.md).
 
 On a 2-core host a Python client cannot issue three times what the server serves one
 row at a time, so the generator and the capacity measurement put ``--rows`` user ids in
 each call (the same unit in both, so the ratio is honest): the server, not the client,
-becomes the bottleneck, and Triton's queue policy (``max_queue_size``, its default
-timeout) must shed the excess.
+becomes the bottleneck, and the balancer's queue must shed the excess.
 
 It passes when all of these held:
 
@@ -41,7 +47,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -50,6 +56,9 @@ from loadtests.drills.failover import needed_models
 from loadtests.errors import DrillError
 from loadtests.records import Outcome, RequestRecord
 from loadtests.runner import Endpoints
+
+if TYPE_CHECKING:
+    from serving.lb import Balancer
 
 __all__ = ["MIN_OVERLOAD_RATIO", "RECOVERY_LIMIT_S", "Overload", "process_group_rss_bytes"]
 
@@ -66,6 +75,9 @@ _PAGE_BYTES = 4096
 _HUNG_SLACK_S = 2.0
 _CAPACITY_CALL_BOUND_S = 30.0
 _DEADLINE_SHARE_OF_P99 = 0.5
+#: Balancer settings (docs/stall.md: chosen by the drill's measured figures).
+DEFAULT_MAX_IN_FLIGHT = 8
+DEFAULT_QUEUE_TIMEOUT_MS = 100
 
 
 def process_group_rss_bytes(pgid: int) -> int:
@@ -246,6 +258,7 @@ class Overload(Drill):
                    "within 5 s.")
     default_users = 4
     default_duration_s = 40.0
+    _balancer: Balancer | None = None
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The overload's size, length and bounds."""
@@ -263,6 +276,12 @@ class Overload(Drill):
                             help="callers of the capacity measurement (default 16)")
         parser.add_argument("--max-memory-growth", type=float, default=1.5,
                             help="peak RSS during the overload / RSS before (default 1.5)")
+        parser.add_argument("--max-in-flight", type=int, default=DEFAULT_MAX_IN_FLIGHT,
+                            help="requests in flight to Triton at the balancer (HAProxy "
+                            f"server maxconn, default {DEFAULT_MAX_IN_FLIGHT})")
+        parser.add_argument("--queue-timeout-ms", type=int, default=DEFAULT_QUEUE_TIMEOUT_MS,
+                            help="a request queued at the balancer longer than this is shed "
+                            f"with 503 (default {DEFAULT_QUEUE_TIMEOUT_MS})")
 
     def configure(self, ctx: DrillContext) -> None:
         """Check the options; the drill starts its own server (no ``--host``)."""
@@ -286,14 +305,20 @@ class Overload(Drill):
             args.deadline_s = _DEADLINE_SHARE_OF_P99 * target.p99_ms / 1000.0
         if args.deadline_s <= 0:
             raise DrillError(f"--deadline: must be > 0, got {args.deadline_s}")
+        if not 1 <= args.max_in_flight <= 4096:
+            raise DrillError(f"--max-in-flight: must be 1-4096, got {args.max_in_flight}")
+        if not 1 <= args.queue_timeout_ms <= 60_000:
+            raise DrillError(f"--queue-timeout-ms: must be 1-60000, got {args.queue_timeout_ms}")
 
     @contextmanager
     def serve(self, ctx: DrillContext) -> Iterator[Endpoints]:
-        """Start the embedded Triton on the model (and its steps) only."""
+        """Start the embedded Triton on the model (and its steps) only, behind HAProxy."""
         import shutil
         import tempfile
 
         from serving import ServingError, TritonServer
+        from serving.lb import Balancer, ReplicaAddress
+        from serving.ports import LOOPBACK
         from serving.replicas import copy_models
 
         options = ctx.options
@@ -309,16 +334,31 @@ class Overload(Drill):
                 raise DrillError(f"embedded server: {exc}") from exc
             ctx.server = server
             try:
-                host = server.grpc_url if options.protocol == "grpc" else server.http_url
-                yield Endpoints(host, server.http_url, server.metrics_url)
+                balancer = Balancer(
+                    [ReplicaAddress("triton", LOOPBACK, server.http_port, server.grpc_port)],
+                    server_max_requests=ctx.args.max_in_flight,
+                    queue_timeout_ms=ctx.args.queue_timeout_ms)
+                try:
+                    balancer.start()
+                except ServingError as exc:
+                    raise DrillError(f"balancer: {exc}") from exc
+                self._balancer = balancer
+                try:
+                    host = balancer.grpc_url if options.protocol == "grpc" else balancer.http_url
+                    yield Endpoints(host, server.http_url, server.metrics_url)
+                finally:
+                    balancer.close()
             finally:
                 server.stop()
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
     def _generator(self, ctx: DrillContext) -> _Generator:
-        server = ctx.server
-        address = server.grpc_address if ctx.options.protocol == "grpc" else server.http_address
+        balancer = self._balancer
+        if balancer is None:
+            raise DrillError("the balancer is not started")
+        url = balancer.grpc_url if ctx.options.protocol == "grpc" else balancer.http_url
+        address = url.split("://", 1)[1]
         return _Generator(ctx.options.protocol, address, ctx.options.model, ctx.args.rows,
                           ctx.args.deadline_s)
 

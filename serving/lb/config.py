@@ -77,7 +77,13 @@ class BalancerConfig:
         server_timeout_s: Longest wait for a replica's answer (inference included).
         client_timeout_s: Longest idle time of a client connection.
         http_request_timeout_s: Longest time for a client to send a whole request.
-        queue_timeout_s: Longest wait in HAProxy's queue when every replica is full.
+        queue_timeout_ms: Longest wait in HAProxy's queue when every replica is full
+            (at ``server_max_requests``); past it HAProxy answers 503 (gRPC UNAVAILABLE),
+            which the clients count as shed.
+        server_max_requests: Requests in flight per replica (HAProxy's per-server
+            ``maxconn``, which counts requests, HTTP/2 streams included); the rest wait
+            in HAProxy's queue. None: no limit. This is where load is shed: a Triton
+            queue policy stalls Triton 2.51's dynamic batcher (docs/stall.md).
         check_interval_ms: Interval of the active health checks.
         check_timeout_ms: Timeout of one health check.
         rise: Consecutive good checks before a replica gets traffic again.
@@ -105,7 +111,7 @@ class BalancerConfig:
     server_timeout_s: int = 60
     client_timeout_s: int = 75
     http_request_timeout_s: int = 10
-    queue_timeout_s: int = 5
+    queue_timeout_ms: int = 5000
     check_interval_ms: int = 500
     check_timeout_ms: int = 1000
     rise: int = 2
@@ -114,6 +120,7 @@ class BalancerConfig:
     max_connections: int = 4096
     buffer_size_bytes: int = 65536
     threads: int | None = 1
+    server_max_requests: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "replicas", tuple(self.replicas))
@@ -176,11 +183,13 @@ def _validate(config: BalancerConfig) -> None:
         _check_address(f"nameservers[{index}]", host, public_bind=True)
         _check_port(f"nameservers[{index}]", int(port_text) if port_text.isdigit() else port_text)
     for name in ("connect_timeout_ms", "server_timeout_s", "client_timeout_s",
-                 "http_request_timeout_s", "queue_timeout_s", "check_interval_ms",
+                 "http_request_timeout_s", "queue_timeout_ms", "check_interval_ms",
                  "check_timeout_ms", "rise", "fall", "max_connections", "buffer_size_bytes"):
         _check_positive(name, getattr(config, name))
     if config.threads is not None:
         _check_positive("threads", config.threads)
+    if config.server_max_requests is not None:
+        _check_positive("server_max_requests", config.server_max_requests)
     if not isinstance(config.retries, int) or config.retries < 0:
         raise BalancerConfigError("retries", f"must be an integer >= 0, got {config.retries!r}")
 
@@ -204,9 +213,9 @@ def render_haproxy_config(config: BalancerConfig) -> str:
         name: getattr(config, name) for name in (
             "replicas", "http_port", "grpc_port", "stats_port", "bind_address",
             "stats_address", "nameservers", "connect_timeout_ms", "server_timeout_s",
-            "client_timeout_s", "http_request_timeout_s", "queue_timeout_s",
+            "client_timeout_s", "http_request_timeout_s", "queue_timeout_ms",
             "check_interval_ms", "check_timeout_ms", "rise", "fall", "retries",
-            "max_connections", "buffer_size_bytes", "threads")
+            "max_connections", "buffer_size_bytes", "threads", "server_max_requests")
     }
     variables["socket_path"] = "" if config.socket_path is None else str(config.socket_path)
     return env.get_template(_TEMPLATE.name).render(**variables)
