@@ -21,7 +21,9 @@ __all__ = ["build_parser", "main"]
 
 _RUN_EPILOG = """\
 exit codes: 0 every target held, 1 a target failed, 2 aborted (server or model not
-ready, bad targets), 3 locust killed at its wall-clock bound (duration + grace).
+ready, bad targets), 3 the run did not end by itself: stopped by its watchdog
+(--stop-grace-s past the stop timeout; the report names the calls in flight) or killed
+at its wall-clock bound (duration + grace).
 
 examples:
   python -m loadtests run --model recommendation --protocol grpc --scenario steady \\
@@ -33,8 +35,8 @@ examples:
 
 _DRILL_EPILOG = """\
 exit codes: 0 the drill passed, 1 a check failed (report.md names it), 2 the drill
-could not start (bad option, server not started), 3 locust killed at its wall-clock
-bound.
+could not start (bad option, server not started), 3 the load did not end by itself
+(stopped by its watchdog, or killed at its wall-clock bound).
 """
 
 

@@ -170,6 +170,10 @@ OPTIONS: tuple[Option, ...] = (
            "user backs off and retries a call the server shed or could not take, with the "
            "clients' RetryPolicy (default 1: no retries)", _ALL, _positive_int, 1,
            metavar="N"),
+    Option("--stop-grace-s", "stop_grace_s", "seconds a stopping run may take past "
+           "--stop-timeout before its watchdog stops it, writes the report with the calls "
+           "still in flight and exits 3 (default %(default)s)", _ALL, _positive_float, 15.0,
+           metavar="S"),
     Option("--stats-url", "stats_url", "Triton HTTP URL for the statistics extension "
            "(default: --host when it is http)", _ALL, metavar="URL"),
     Option("--metrics-url", "metrics_url", "Triton Prometheus URL, e.g. "

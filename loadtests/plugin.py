@@ -7,12 +7,20 @@ Each :class:`~locust.env.Environment` gets its own :class:`RunRecorder` (created
 ``init``), so a second run in one process is snapshotted and reported like the first.
 Only the master (or the local runner) snapshots the server, evaluates the targets,
 writes the reports and sets the exit code: 0 all targets held, 1 a target failed,
-2 the run was aborted (server or model not ready, bad targets file).
+2 the run was aborted (server or model not ready, bad targets file), 3 the run did not
+end by itself and its watchdog (:mod:`loadtests.watchdog`) stopped it.
+
+A run always ends: the watchdog is armed at the start (run time + ``--stop-timeout`` +
+``--stop-grace-s``) and again when the run begins to stop (``--stop-timeout`` +
+``--stop-grace-s`` from then). If it fires, the report is written with what is known,
+names every call still in flight, counts them as unfinished, and the process exits 3.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 import weakref
 from dataclasses import dataclass, field
@@ -25,8 +33,10 @@ from locust.env import Environment
 from locust.runners import WorkerRunner
 
 from loadtests.errors import LoadTestError
+from loadtests.liveness import calls_in_flight, longest_gap_s
+from loadtests.locust_process import EXIT_WALL_CLOCK
 from loadtests.models import MODELS
-from loadtests.options import add_options
+from loadtests.options import add_options, option
 from loadtests.records import Outcome, RecordWriter, RequestRecord
 from loadtests.report import ClientStats, RunReport, TimePoint, write_report
 from loadtests.server_stats import (
@@ -49,12 +59,15 @@ from loadtests.targets import (
 from loadtests.users import (
     SHED_REQUEST_TYPE,
     STARTUP_REQUEST_TYPE,
+    UNFINISHED_REQUEST_TYPE,
     TritonUser,
     user_class_for,
 )
+from loadtests.watchdog import Watchdog
 
 __all__ = [
     "EXIT_ABORTED",
+    "EXIT_HUNG",
     "EXIT_PASSED",
     "EXIT_TARGETS_FAILED",
     "RunRecorder",
@@ -73,6 +86,9 @@ EXIT_TARGETS_FAILED = 1
 """Exit code when at least one target failed."""
 EXIT_ABORTED = 2
 """Exit code when the run was aborted (server/model not ready, bad options)."""
+EXIT_HUNG = EXIT_WALL_CLOCK
+"""Exit code when the run did not end by itself and was stopped (by its watchdog here, or
+by the runner at its wall-clock bound)."""
 
 _SAMPLE_INTERVAL_S = 1.0
 
@@ -111,6 +127,9 @@ class RunRecorder:
         started_at: Monotonic time of test start.
         sampler: The greenlet taking progress samples.
         records: Writer of per-request records (``--records-file``), if asked for.
+        load_started_at_s: Wall-clock time of test start (seconds since the epoch).
+        stopping_at_s: Wall-clock time the run began to stop (None while it runs).
+        watchdog: Ends the run if it does not end by itself (master or local only).
     """
 
     targets: dict[str, Targets] = field(default_factory=dict)
@@ -122,6 +141,9 @@ class RunRecorder:
     started_at: float | None = None
     sampler: gevent.Greenlet | None = None
     records: RecordWriter | None = None
+    load_started_at_s: float | None = None
+    stopping_at_s: float | None = None
+    watchdog: Watchdog | None = None
 
     def on_request(self, request_type: str, name: str, response_time: float,
                    exception: BaseException | None = None,
@@ -233,13 +255,36 @@ def _sample(environment: Environment, recorder: RunRecorder) -> None:
         gevent.sleep(_SAMPLE_INTERVAL_S)
 
 
+def _stop_budget_s(environment: Environment) -> float:
+    """``--stop-timeout`` plus ``--stop-grace-s``: how long stopping may take."""
+    grace = _option(environment, "stop_grace_s")
+    return float(environment.stop_timeout or 0.0) + float(
+        option("stop_grace_s").default if grace is None else grace)
+
+
 def _on_test_start(environment: Environment, **_kwargs: Any) -> None:
     recorder = recorder_for(environment)
     if _is_worker(environment) or recorder.started_at is not None:
         return
     recorder.before = _snapshot(environment, recorder, "before the run")
     recorder.started_at = time.monotonic()
+    recorder.load_started_at_s = time.time()
     recorder.sampler = gevent.spawn(_sample, environment, recorder)
+    recorder.watchdog = Watchdog(lambda: _on_hung(environment))
+    run_time = _option(environment, "run_time")
+    if run_time:
+        recorder.watchdog.arm(recorder.started_at + float(run_time)
+                              + _stop_budget_s(environment))
+
+
+def _on_test_stopping(environment: Environment, **_kwargs: Any) -> None:
+    recorder = recorder_for(environment)
+    if _is_worker(environment) or recorder.started_at is None:
+        return
+    if recorder.stopping_at_s is None:
+        recorder.stopping_at_s = time.time()
+    if recorder.watchdog is not None:
+        recorder.watchdog.arm(time.monotonic() + _stop_budget_s(environment))
 
 
 def _on_test_stop(environment: Environment, **_kwargs: Any) -> None:
@@ -249,41 +294,60 @@ def _on_test_stop(environment: Environment, **_kwargs: Any) -> None:
     recorder.after = _snapshot(environment, recorder, "after the run")
 
 
-def _measured(entry: Any, shed: int) -> Measured:
-    has = entry.num_requests > 0
-    return Measured(
-        requests=entry.num_requests + shed,
-        failures=entry.num_failures,
-        p50_ms=float(entry.get_response_time_percentile(0.5)) if has else None,
-        p95_ms=float(entry.get_response_time_percentile(0.95)) if has else None,
-        p99_ms=float(entry.get_response_time_percentile(0.99)) if has else None,
-        rps=float(entry.total_rps),
-        shed=shed,
-    )
+_APART = (STARTUP_REQUEST_TYPE, SHED_REQUEST_TYPE, UNFINISHED_REQUEST_TYPE)
+
+
+def _answered_per_s(entry: Any) -> dict[int, int]:
+    failed = entry.num_fail_per_sec
+    return {second: count - failed.get(second, 0)
+            for second, count in entry.num_reqs_per_sec.items()}
+
+
+def _gap_s(recorder: RunRecorder, entry: Any | None) -> float | None:
+    start = recorder.load_started_at_s
+    if start is None:
+        return None
+    end = recorder.stopping_at_s or time.time()
+    return longest_gap_s({} if entry is None else _answered_per_s(entry), start, end)
 
 
 def _client_stats(environment: Environment) -> list[ClientStats]:
     runner = environment.runner
     if runner is None:
         return []
+    recorder = recorder_for(environment)
     entries = runner.stats.entries
-    shed = {name: e.num_requests for (name, method), e in entries.items()
-            if method == SHED_REQUEST_TYPE}
+    apart = {kind: {name: e.num_requests for (name, method), e in entries.items()
+                    if method == kind} for kind in (SHED_REQUEST_TYPE, UNFINISHED_REQUEST_TYPE)}
+    unfinished = apart[UNFINISHED_REQUEST_TYPE]
+    for model, count in calls_in_flight(environment).count_by_model().items():
+        unfinished[model] = unfinished.get(model, 0) + count  # never reported by their user
+    models = {name for (name, method) in entries if method not in _APART} | set(
+        apart[SHED_REQUEST_TYPE]) | set(unfinished)
     result = []
-    for (name, method), entry in sorted(entries.items()):
-        if method in (STARTUP_REQUEST_TYPE, SHED_REQUEST_TYPE):
-            continue
-        has = entry.num_requests > 0
+    for name in sorted(models):
+        protocol = [(method, e) for (n, method), e in sorted(entries.items())
+                    if n == name and method not in _APART]
+        method, entry = protocol[0] if protocol else (SHED_REQUEST_TYPE, None)
+        shed, stuck = apart[SHED_REQUEST_TYPE].get(name, 0), unfinished.get(name, 0)
+        has = entry is not None and entry.num_requests > 0
         result.append(ClientStats(
             model=name,
             request_type=method,
-            measured=_measured(entry, shed.pop(name, 0)),
+            measured=Measured(
+                requests=(entry.num_requests if entry is not None else 0) + shed + stuck,
+                failures=entry.num_failures if entry is not None else 0,
+                p50_ms=float(entry.get_response_time_percentile(0.5)) if has else None,
+                p95_ms=float(entry.get_response_time_percentile(0.95)) if has else None,
+                p99_ms=float(entry.get_response_time_percentile(0.99)) if has else None,
+                rps=float(entry.total_rps) if entry is not None else 0.0,
+                shed=shed,
+                unfinished=stuck,
+                max_gap_s=_gap_s(recorder, entry),
+            ),
             mean_ms=float(entry.avg_response_time) if has else None,
             max_ms=float(entry.max_response_time) if has else None,
         ))
-    for name, count in sorted(shed.items()):  # every call of the model was shed
-        result.append(ClientStats(name, SHED_REQUEST_TYPE,
-                                  Measured(count, 0, None, None, None, 0.0, count), None, None))
     return result
 
 
@@ -311,13 +375,23 @@ def _settings(environment: Environment, recorder: RunRecorder) -> dict[str, Any]
     }
 
 
-def build_report(environment: Environment) -> RunReport:
-    """Collect the client view, server deltas and verdicts of the finished run."""
+def build_report(environment: Environment,
+                 hung: dict[str, Any] | None = None) -> RunReport:
+    """Collect the client view, server deltas and verdicts of the finished run.
+
+    Args:
+        environment: The run's environment.
+        hung: Set by the watchdog (from its own thread): what it found. The greenlets are
+            left alone then, and the server is not asked for its statistics.
+    """
     recorder = recorder_for(environment)
-    if recorder.sampler is not None:
-        recorder.sampler.kill(block=False)
-    if recorder.before is not None and recorder.after is None:
-        recorder.after = _snapshot(environment, recorder, "after the run")
+    if hung is None:
+        if recorder.sampler is not None:
+            recorder.sampler.kill(block=False)
+        if recorder.before is not None and recorder.after is None:
+            recorder.after = _snapshot(environment, recorder, "after the run")
+    elif recorder.after is None:
+        recorder.notes.append("server view after the run skipped: the run hung")
     clients = _client_stats(environment)
     verdicts: list[TargetVerdict] = []
     if not _option(environment, "skip_targets"):
@@ -334,6 +408,12 @@ def build_report(environment: Environment) -> RunReport:
             if split is not None:
                 breakdown[c.model] = split
     failures = _startup_failures(environment)
+    stuck = sum(c.measured.unfinished for c in clients)
+    if stuck:
+        note = (f"{stuck} call(s) still had no answer when the run stopped: the server held "
+                f"them past --stop-timeout ({environment.stop_timeout:g} s)")
+        if note not in recorder.notes:
+            recorder.notes.append(note)
     return RunReport(
         settings=_settings(environment, recorder),
         clients=clients,
@@ -344,6 +424,7 @@ def build_report(environment: Environment) -> RunReport:
         notes=list(recorder.notes),
         aborted="; ".join(failures) if failures else None,
         targets_checked=not _option(environment, "skip_targets"),
+        hung=hung,
     )
 
 
@@ -355,8 +436,39 @@ def _on_quitting(environment: Environment, **_kwargs: Any) -> None:
         recorder.records.close()
     if _is_worker(environment):
         return
-    report = build_report(environment)
-    if report.aborted:
+    environment.process_exit_code = _finish(environment, build_report(environment))
+
+
+def _on_hung(environment: Environment) -> None:
+    """The watchdog fired (in its own thread): report what is known, then exit 3."""
+    recorder = recorder_for(environment)
+    now = time.time()
+    calls = calls_in_flight(environment).snapshot()
+    stopping_since = recorder.stopping_at_s
+    hung = {
+        "stopping_for_s": None if stopping_since is None else round(now - stopping_since, 1),
+        "stop_budget_s": _stop_budget_s(environment),
+        "in_flight": [c.as_dict(now) for c in calls],
+    }
+    logger.error("the run did not end by itself within --stop-timeout + --stop-grace-s "
+                 "(%g s); %d call(s) in flight; stopping it", hung["stop_budget_s"], len(calls))
+    try:
+        if recorder.records is not None:
+            recorder.records.close()
+        _finish(environment, build_report(environment, hung=hung))
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_HUNG)
+
+
+def _finish(environment: Environment, report: RunReport) -> int:
+    """Write and print the report; return the exit code it calls for."""
+    if report.hung is not None:
+        code = EXIT_HUNG
+        banner = (f"LOAD TEST STOPPED: it did not end by itself; "
+                  f"{len(report.hung['in_flight'])} call(s) in flight")
+    elif report.aborted:
         code = EXIT_ABORTED
         banner = f"LOAD TEST ABORTED: {report.aborted}"
     else:
@@ -372,11 +484,11 @@ def _on_quitting(environment: Environment, **_kwargs: Any) -> None:
     if report.targets_checked:
         print(f"\n=== Latency targets ===\n{format_verdict_table(report.verdicts)}\n{banner}",
               flush=True)
-    elif report.aborted:
+    elif report.aborted or report.hung is not None:
         print(f"\n{banner}", flush=True)
     for path in written:
         print(f"report: {path}", flush=True)
-    environment.process_exit_code = code
+    return code
 
 
 def register(events: Any) -> None:
@@ -384,5 +496,6 @@ def register(events: Any) -> None:
     events.init_command_line_parser.add_listener(add_arguments)
     events.init.add_listener(_on_init)
     events.test_start.add_listener(_on_test_start)
+    events.test_stopping.add_listener(_on_test_stopping)
     events.test_stop.add_listener(_on_test_stop)
     events.quitting.add_listener(_on_quitting)

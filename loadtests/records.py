@@ -39,6 +39,9 @@ class Outcome(str, Enum):
     """The server refused the work (queue full: HTTP 503, gRPC UNAVAILABLE), or could not
     be reached, after every attempt: the clients raise ``QueueFullError`` or
     ``ServerUnavailableError``."""
+    UNFINISHED = "unfinished"
+    """The run stopped while the call still waited for its answer: the server held it past
+    the stop timeout (a frozen or stalled server), so locust stopped the user mid-call."""
 
 
 def classify(exception: BaseException | None) -> Outcome:

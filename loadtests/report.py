@@ -61,8 +61,11 @@ class ClientStats:
             "requests": m.requests,
             "failures": m.failures,
             "shed": m.shed,
+            "unfinished": m.unfinished,
             "error_ratio": m.error_ratio,
             "shed_ratio": m.shed_ratio,
+            "unfinished_ratio": m.unfinished_ratio,
+            "max_gap_s": m.max_gap_s,
             "rps": m.rps,
             "p50_ms": m.p50_ms,
             "p95_ms": m.p95_ms,
@@ -85,6 +88,8 @@ class ClientStats:
                 p99_ms=data["p99_ms"],
                 rps=float(data["rps"]),
                 shed=int(data.get("shed", 0)),
+                unfinished=int(data.get("unfinished", 0)),
+                max_gap_s=data.get("max_gap_s"),
             ),
             mean_ms=data["mean_ms"],
             max_ms=data["max_ms"],
@@ -124,6 +129,9 @@ class RunReport:
         notes: Anything the reader should know (missing metrics, skipped PNG, ...).
         aborted: Why the run was aborted before measuring, if it was.
         targets_checked: False when targets were not evaluated (``--skip-targets``).
+        hung: Set when the run did not end by itself within ``--stop-timeout`` plus
+            ``--stop-grace-s`` and its watchdog stopped it: how long it had been stopping
+            and the calls still in flight (``user``, ``model``, ``waited_s``).
     """
 
     settings: Mapping[str, Any]
@@ -135,11 +143,13 @@ class RunReport:
     notes: list[str] = field(default_factory=list)
     aborted: str | None = None
     targets_checked: bool = True
+    hung: Mapping[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
-        """True when the run was not aborted and every target held (if they were checked)."""
-        if self.aborted is not None:
+        """True when the run was not aborted, ended by itself and every target held (if
+        they were checked)."""
+        if self.aborted is not None or self.hung is not None:
             return False
         return all_passed(self.verdicts) if self.targets_checked else True
 
@@ -156,6 +166,7 @@ class RunReport:
             "timeline": [asdict(p) for p in self.timeline],
             "notes": list(self.notes),
             "targets_checked": self.targets_checked,
+            "hung": None if self.hung is None else dict(self.hung),
         }
 
     @classmethod
@@ -178,6 +189,7 @@ class RunReport:
                 notes=[str(n) for n in data["notes"]],
                 aborted=data["aborted"],
                 targets_checked=bool(data.get("targets_checked", True)),
+                hung=data.get("hung"),
             )
         return report
 
@@ -245,6 +257,13 @@ def render_markdown(report: RunReport) -> str:
     ]
     if report.aborted:
         lines += [f"Run aborted: {report.aborted}", ""]
+    if report.hung is not None:
+        calls = report.hung.get("in_flight", [])
+        lines += [f"Run stopped by its watchdog: it had not ended "
+                  f"{report.hung.get('stopping_for_s', '?')} s after it began to stop; "
+                  f"{len(calls)} call(s) in flight:", ""]
+        lines += [f"- {c['user']}: {c['model']}, waiting {c['waited_s']} s" for c in calls]
+        lines += [""]
     lines += ["## Settings", ""]
     lines += [f"- {key}: `{value}`" for key, value in s.items()]
     lines += ["", "## Targets", "", "| model | target | goal | measured | verdict |",
@@ -254,11 +273,13 @@ def render_markdown(report: RunReport) -> str:
         lines.append(f"| {v.model} | {v.target} | {v.comparison} {v.goal:g} | {measured} | "
                      f"{'PASS' if v.passed else 'FAIL'} |")
     lines += ["", "## Client view", "",
-              "| model | requests | failures | shed | rps | p50 ms | p95 ms | p99 ms | mean ms |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| model | requests | failures | shed | unfinished | longest gap s | rps | "
+              "p50 ms | p95 ms | p99 ms | mean ms |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in report.clients:
         m = c.measured
-        lines.append(f"| {c.model} | {m.requests} | {m.failures} | {m.shed} | {m.rps:.1f} | "
+        lines.append(f"| {c.model} | {m.requests} | {m.failures} | {m.shed} | {m.unfinished} | "
+                     f"{_ms(m.max_gap_s)} | {m.rps:.1f} | "
                      f"{_ms(m.p50_ms)} | {_ms(m.p95_ms)} | {_ms(m.p99_ms)} | {_ms(c.mean_ms)} |")
     if report.server:
         lines += ["", "## Server view (Triton statistics, deltas over the run)", "",

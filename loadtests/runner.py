@@ -69,7 +69,10 @@ class RunOptions:
         report_dir: Folder for every report.
         repository: Model repository served when ``host`` is None.
         stop_timeout_s: Grace locust gives running calls at the end.
-        grace_s: Extra wall-clock time allowed after ``duration_s`` before killing.
+        stop_grace_s: How long stopping may take past ``stop_timeout_s`` before the run's
+            own watchdog stops it (report written, exit code 3).
+        grace_s: Extra wall-clock time allowed after ``duration_s`` before killing (the
+            runner's bound, behind the watchdog: locust's start-up counts in it).
         ready_timeout_s: How long each user waits for the model to be ready.
         request_timeout_s: Per-call timeout of the typed clients.
         top_k: Items asked per recommendation call.
@@ -91,6 +94,7 @@ class RunOptions:
     report_dir: Path = Path(".reports/loadtest")
     repository: Path = Path("model_repository")
     stop_timeout_s: float = 5.0
+    stop_grace_s: float = 15.0
     grace_s: float = 45.0
     ready_timeout_s: float = 10.0
     request_timeout_s: float = 30.0
@@ -111,7 +115,7 @@ class RunOptions:
             raise RunnerError(f"spawn_rate: must be > 0, got {self.spawn_rate}")
         if self.duration_s <= 0:
             raise RunnerError(f"duration_s: must be > 0, got {self.duration_s}")
-        for name in ("ready_timeout_s", "request_timeout_s"):
+        for name in ("ready_timeout_s", "request_timeout_s", "stop_grace_s"):
             if getattr(self, name) <= 0:
                 raise RunnerError(f"{name}: must be > 0, got {getattr(self, name)}")
         for name in ("top_k", "max_attempts"):
@@ -232,8 +236,15 @@ def print_summary(report_json: Path, out: TextIO = sys.stdout) -> None:
     print(format_verdict_table(report.verdicts), file=out)
     for client in report.clients:
         m = client.measured
-        print(f"{client.model}: {m.requests} requests, {m.failures} failed, {m.shed} shed",
-              file=out)
+        print(f"{client.model}: {m.requests} requests, {m.failures} failed, {m.shed} shed, "
+              f"{m.unfinished} unfinished; longest gap without an answer "
+              f"{'n/a' if m.max_gap_s is None else f'{m.max_gap_s:.1f} s'}", file=out)
+    if report.hung is not None:
+        calls = report.hung.get("in_flight", [])
+        print(f"the run did not end by itself and was stopped; {len(calls)} call(s) in "
+              "flight:", file=out)
+        for call in calls:
+            print(f"  {call['user']}: {call['model']}, waiting {call['waited_s']} s", file=out)
     for model, split in sorted(report.breakdown.items()):
         print(f"{model}: client mean {split.client_mean_ms:.1f} ms = server queue "
               f"{split.queue_ms:.1f} + compute {split.compute_ms:.1f} + transport and "

@@ -2,8 +2,12 @@
 
 A target file has a ``[default]`` table and one table per model name; every key
 (``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_error_ratio``, ``max_shed_ratio``,
-``min_rps``) is optional in a model table and falls back to ``[default]``. Shed calls
-(the server refused the work: queue full or unavailable) count apart from errors.
+``max_unfinished_ratio``, ``max_gap_s``, ``min_rps``) is optional in a model table and
+falls back to ``[default]``. Shed calls (the server refused the work: queue full or
+unavailable) and unfinished calls (still waiting for an answer when the run stopped)
+count apart from errors, each with a target of its own; ``max_gap_s`` bounds the longest
+time in which no call was answered, so a server that stops answering fails the run however
+few calls were in flight.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ __all__ = [
 ]
 
 TARGET_NAMES: tuple[str, ...] = (
-    "p50_ms", "p95_ms", "p99_ms", "max_error_ratio", "max_shed_ratio", "min_rps",
+    "p50_ms", "p95_ms", "p99_ms", "max_error_ratio", "max_shed_ratio",
+    "max_unfinished_ratio", "max_gap_s", "min_rps",
 )
 """Every target key, in report order."""
 
@@ -47,8 +52,12 @@ _BUILTIN_DEFAULT: dict[str, float] = {
     "p99_ms": 4000.0,
     "max_error_ratio": 0.01,
     "max_shed_ratio": 0.01,
+    "max_unfinished_ratio": 0.0,
+    "max_gap_s": 5.0,
     "min_rps": 1.0,
 }
+
+_RATIOS = ("max_error_ratio", "max_shed_ratio", "max_unfinished_ratio")
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,9 @@ class Targets:
         p99_ms: Highest acceptable 99th-percentile latency in milliseconds.
         max_error_ratio: Highest acceptable failed/total request ratio, in [0, 1].
         max_shed_ratio: Highest acceptable shed/total request ratio, in [0, 1].
+        max_unfinished_ratio: Highest acceptable share of calls still unanswered when the
+            run stopped, in [0, 1].
+        max_gap_s: Longest acceptable time with no successful answer, seconds.
         min_rps: Lowest acceptable throughput in completed requests per second.
     """
 
@@ -69,6 +81,8 @@ class Targets:
     p99_ms: float
     max_error_ratio: float
     max_shed_ratio: float
+    max_unfinished_ratio: float
+    max_gap_s: float
     min_rps: float
 
     def with_overrides(self, overrides: Mapping[str, float | None]) -> Targets:
@@ -97,13 +111,17 @@ class Measured:
     """What the client saw for one model over a run.
 
     Attributes:
-        requests: Number of requests sent (shed ones included).
-        failures: Number of failed requests (errors; shed ones are not counted here).
+        requests: Number of requests sent (shed and unfinished ones included).
+        failures: Number of failed requests (errors; shed and unfinished ones are not
+            counted here).
         p50_ms: Median latency of answered requests, milliseconds (None without any).
         p95_ms: 95th-percentile latency in milliseconds (None without answered requests).
         p99_ms: 99th-percentile latency in milliseconds (None without answered requests).
         rps: Answered requests per second over the run.
         shed: Requests the server shed (queue full or unavailable after every attempt).
+        unfinished: Requests still waiting for their answer when the run stopped.
+        max_gap_s: Longest time in the run with no successful answer, seconds (None when
+            it was not measured).
     """
 
     requests: int
@@ -113,6 +131,8 @@ class Measured:
     p99_ms: float | None
     rps: float
     shed: int = 0
+    unfinished: int = 0
+    max_gap_s: float | None = None
 
     @property
     def error_ratio(self) -> float | None:
@@ -124,12 +144,19 @@ class Measured:
         """Shed/total requests, None when no request was sent."""
         return self.shed / self.requests if self.requests else None
 
+    @property
+    def unfinished_ratio(self) -> float | None:
+        """Unfinished/total requests, None when no request was sent."""
+        return self.unfinished / self.requests if self.requests else None
+
     def value(self, target: str) -> float | None:
         """Return the measured figure a target is checked against."""
         if target == "max_error_ratio":
             return self.error_ratio
         if target == "max_shed_ratio":
             return self.shed_ratio
+        if target == "max_unfinished_ratio":
+            return self.unfinished_ratio
         if target == "min_rps":
             return self.rps if self.requests else None
         return getattr(self, target)  # type: ignore[no-any-return]
@@ -183,7 +210,7 @@ def _check_value(field: str, name: str, value: Any) -> float:
     number = float(value)
     if not math.isfinite(number) or number < 0:
         raise TargetsError(field, f"must be a finite number >= 0, got {value!r}")
-    if name in ("max_error_ratio", "max_shed_ratio") and number > 1:
+    if name in _RATIOS and number > 1:
         raise TargetsError(field, f"is a ratio in [0, 1], got {value!r}")
     return number
 

@@ -7,6 +7,7 @@ gevent mode (:func:`loadtests.plugin.init_grpc_gevent`) before the first channel
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import time
@@ -25,6 +26,7 @@ from clients import (
     ServerUnavailableError,
     Timeouts,
 )
+from loadtests.liveness import calls_in_flight
 from loadtests.models import IMAGE_DIAGNOSIS, RECOMMENDATION
 from loadtests.options import option
 from loadtests.records import Outcome, classify
@@ -33,6 +35,7 @@ from loadtests.samples import image_pool, random_user_id
 __all__ = [
     "SHED_REQUEST_TYPE",
     "STARTUP_REQUEST_TYPE",
+    "UNFINISHED_REQUEST_TYPE",
     "ImageDiagnosisGrpcUser",
     "ImageDiagnosisHttpUser",
     "ImageDiagnosisUser",
@@ -40,10 +43,15 @@ __all__ = [
     "RecommendationHttpUser",
     "RecommendationUser",
     "TritonUser",
+    "UnfinishedCallError",
     "user_class_for",
 ]
 
 logger = logging.getLogger("loadtests")
+
+UNFINISHED_REQUEST_TYPE = "UNFINISHED"
+"""Request type of a call still waiting for its answer when the run stopped: counted
+apart, like shed calls, and judged by the ``max_unfinished_ratio`` target."""
 
 STARTUP_REQUEST_TYPE = "STARTUP"
 """Request type of the event a user fires when the server or model is not ready."""
@@ -54,6 +62,14 @@ locust counts these apart from the protocol's own entry, so shed calls are not e
 and their fast refusals do not flatter the latency percentiles."""
 
 _SCHEMES = {"http": ("http", "https"), "grpc": ("grpc", "grpcs")}
+
+
+class UnfinishedCallError(Exception):
+    """A call the run's stop interrupted while it still waited for its answer."""
+
+    def __init__(self, model: str, waited_s: float) -> None:
+        super().__init__(f"model {model!r}: no answer after {waited_s:.1f} s when the run "
+                         "stopped")
 
 
 class _Client(Protocol):
@@ -97,10 +113,14 @@ class TritonUser(User):
     model_name: ClassVar[str] = ""
     protocol: ClassVar[str] = ""
 
+    _numbers: ClassVar[itertools.count[int]] = itertools.count(1)
+
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
         self.client: _Client | None = None
         self.retry = RetryPolicy(max_attempts=int(_option(environment, "max_attempts")))
+        self._name = f"{type(self).__name__}#{next(TritonUser._numbers)}"
+        self._in_flight = calls_in_flight(environment)
 
     @abstractmethod
     def make_client(self, url: str, timeouts: Timeouts) -> _Client:
@@ -165,36 +185,55 @@ class TritonUser(User):
     def infer(self) -> None:
         """Make one call (with its retries) and report it through ``events.request``.
 
-        The context carries ``outcome`` (ok, failed, shed), ``retries``,
-        ``started_at_s`` (wall clock) and ``version`` (when the model answered).
+        The context carries ``outcome`` (ok, failed, shed, unfinished), ``retries``,
+        ``started_at_s`` (wall clock) and ``version`` (when the model answered). A call
+        that the run's stop interrupts (locust kills the user once ``--stop-timeout``
+        has passed) is reported as unfinished before the user goes: it is counted, never
+        dropped.
         """
         if self.client is None:
             return
-        started_at_s = time.time()
+        context: dict[str, Any] = {"model": self.model_name, "protocol": self.protocol,
+                                   "started_at_s": time.time()}
         started = time.perf_counter()
-        exception: BaseException | None = None
-        length = 0
+        token = self._in_flight.begin(self._name, self.model_name)
+        try:
+            exception, length, retries = self._attempts(context)
+        except BaseException:  # GreenletExit or StopUser: the run stopped mid-call
+            self._report(UNFINISHED_REQUEST_TYPE, Outcome.UNFINISHED, started,
+                         UnfinishedCallError(self.model_name, time.perf_counter() - started),
+                         0, 0, context)
+            raise
+        finally:
+            self._in_flight.end(token)
+        outcome = classify(exception)
+        request_type = SHED_REQUEST_TYPE if outcome is Outcome.SHED else self.protocol.upper()
+        self._report(request_type, outcome, started, exception, length, retries, context)
+
+    def _attempts(self, context: dict[str, Any]
+                  ) -> tuple[BaseException | None, int, int]:
+        """Call until an answer, a non-retryable error or the last attempt."""
+        assert self.client is not None
         retries = 0
-        context: dict[str, Any] = {"model": self.model_name, "protocol": self.protocol}
         while True:
             try:
                 length, extra = self.call(self.client)
                 context.update(extra)
-                exception = None
-                break
+                return None, length, retries
             except ServerUnavailableError as exc:
-                exception = exc
                 if retries + 1 >= self.retry.max_attempts:
-                    break
+                    return exc, 0, retries
                 retries += 1
                 gevent.sleep(self.retry.backoff_s(retries, random.random()))
             except Exception as exc:
-                exception = exc
-                break
-        outcome = classify(exception)
-        context.update(outcome=outcome.value, retries=retries, started_at_s=started_at_s)
+                return exc, 0, retries
+
+    def _report(self, request_type: str, outcome: Outcome, started: float,
+                exception: BaseException | None, length: int, retries: int,
+                context: dict[str, Any]) -> None:
+        context.update(outcome=outcome.value, retries=retries)
         self.environment.events.request.fire(
-            request_type=SHED_REQUEST_TYPE if outcome is Outcome.SHED else self.protocol.upper(),
+            request_type=request_type,
             name=self.model_name,
             response_time=(time.perf_counter() - started) * 1000.0,
             response_length=length,

@@ -121,14 +121,31 @@ class _Grpc(Wire):
         return str(body.model_name), str(body.model_version)
 
 
+class _ClosingOnceClient(grpcclient.InferenceServerClient):  # type: ignore[misc]
+    """tritonclient's sync gRPC client, whose ``close`` acts only the first time.
+
+    tritonclient's ``__del__`` closes the client again, and every ``grpc.Channel.close``
+    decrements grpc's gevent channel count, closed or not. Under gevent (locust) the
+    second close drives the count below zero and takes grpc's ``g_greenlets_mu`` from a
+    finaliser; at interpreter exit, with grpc's threadpool thread stopped while it held
+    that mutex, the process deadlocks (measured: 11 of 25 gevent processes hung at exit,
+    0 of 25 with this class; docs/loadtests.md, "Runs that always end").
+    """
+
+    _closed = False
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            super().close()
+
+
 class GrpcTransport(_Grpc, SyncTransport):
     """Blocking gRPC transport (fails fast on refused connections)."""
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self._client = grpcclient.InferenceServerClient(
-            settings.endpoint.address, **_client_kwargs(settings)
-        )
+        self._client = _ClosingOnceClient(settings.endpoint.address, **_client_kwargs(settings))
 
     def _call(self, model: str | None, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
         try:

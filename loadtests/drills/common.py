@@ -85,6 +85,8 @@ class DrillOptions:
         request_timeout_s: Per-call timeout of the typed clients.
         top_k: Items per recommendation call.
         max_attempts: Attempts per call (retries of shed calls + 1).
+        stop_grace_s: How long stopping may take past the stop timeout before the load's
+            own watchdog stops it (exit code 3).
         grace_s: Wall-clock slack after the duration before locust is killed.
         quiet: Hide locust's periodic stats tables.
     """
@@ -102,6 +104,7 @@ class DrillOptions:
     request_timeout_s: float = 30.0
     top_k: int = 10
     max_attempts: int = 1
+    stop_grace_s: float = 15.0
     grace_s: float = 45.0
     quiet: bool = False
 

@@ -19,12 +19,13 @@ from loadtests import (
 )
 
 GOALS = Targets(p50_ms=100.0, p95_ms=200.0, p99_ms=400.0, max_error_ratio=0.01,
-                max_shed_ratio=0.05, min_rps=10.0)
+                max_shed_ratio=0.05, max_unfinished_ratio=0.0, max_gap_s=2.0, min_rps=10.0)
 
 
 def _measured(**changes: float | int | None) -> Measured:
     values: dict[str, float | int | None] = dict(
-        requests=1000, failures=0, p50_ms=50.0, p95_ms=150.0, p99_ms=300.0, rps=50.0
+        requests=1000, failures=0, p50_ms=50.0, p95_ms=150.0, p99_ms=300.0, rps=50.0,
+        max_gap_s=0.0,
     )
     values.update(changes)
     return Measured(**values)  # type: ignore[arg-type]
@@ -33,7 +34,8 @@ def _measured(**changes: float | int | None) -> Measured:
 def test_evaluate_targets_passes_every_target_when_measurements_are_within_goals() -> None:
     verdicts = evaluate_targets("recommendation", GOALS, _measured())
     assert [v.target for v in verdicts] == ["p50_ms", "p95_ms", "p99_ms", "max_error_ratio",
-                                            "max_shed_ratio", "min_rps"]
+                                            "max_shed_ratio", "max_unfinished_ratio",
+                                            "max_gap_s", "min_rps"]
     assert all_passed(verdicts)
 
 
@@ -54,6 +56,28 @@ def test_evaluate_targets_fails_error_ratio_when_two_percent_of_calls_fail() -> 
     verdicts = {v.target: v for v in evaluate_targets("m", GOALS, _measured(failures=20))}
     assert verdicts["max_error_ratio"].measured == pytest.approx(0.02)
     assert not verdicts["max_error_ratio"].passed
+
+
+def test_evaluate_targets_fails_unfinished_ratio_when_one_call_was_left_unanswered() -> None:
+    verdicts = {v.target: v for v in evaluate_targets("m", GOALS,
+                                                      _measured(unfinished=1))}
+    assert verdicts["max_unfinished_ratio"].measured == pytest.approx(0.001)
+    assert [t for t, v in verdicts.items() if not v.passed] == ["max_unfinished_ratio"]
+
+
+def test_evaluate_targets_fails_max_gap_when_the_server_was_silent_too_long() -> None:
+    verdicts = {v.target: v for v in evaluate_targets("m", GOALS, _measured(max_gap_s=6.5))}
+    assert [t for t, v in verdicts.items() if not v.passed] == ["max_gap_s"]
+
+
+def test_evaluate_targets_fails_max_gap_when_the_gap_was_not_measured() -> None:
+    verdicts = {v.target: v for v in evaluate_targets("m", GOALS, _measured(max_gap_s=None))}
+    assert not verdicts["max_gap_s"].passed
+
+
+def test_parse_targets_refuses_an_unfinished_ratio_above_one() -> None:
+    with pytest.raises(TargetsError, match="max_unfinished_ratio"):
+        parse_targets({"default": {"max_unfinished_ratio": 2}})
 
 
 def test_evaluate_targets_fails_everything_when_no_request_was_sent() -> None:
