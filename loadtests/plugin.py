@@ -311,6 +311,10 @@ def _gap_s(recorder: RunRecorder, entry: Any | None) -> float | None:
     return longest_gap_s({} if entry is None else _answered_per_s(entry), start, end)
 
 
+def _percentile_ms(entry: Any | None, share: float) -> float | None:
+    return None if entry is None else float(entry.get_response_time_percentile(share))
+
+
 def _client_stats(environment: Environment) -> list[ClientStats]:
     runner = environment.runner
     if runner is None:
@@ -328,25 +332,27 @@ def _client_stats(environment: Environment) -> list[ClientStats]:
     for name in sorted(models):
         protocol = [(method, e) for (n, method), e in sorted(entries.items())
                     if n == name and method not in _APART]
-        method, entry = protocol[0] if protocol else (SHED_REQUEST_TYPE, None)
+        # A model whose every call was shed or left unfinished has no protocol entry.
         shed, stuck = apart[SHED_REQUEST_TYPE].get(name, 0), unfinished.get(name, 0)
-        has = entry is not None and entry.num_requests > 0
+        method, entry = protocol[0] if protocol else (
+            SHED_REQUEST_TYPE if shed else UNFINISHED_REQUEST_TYPE, None)
+        answered = entry if entry is not None and entry.num_requests > 0 else None
         result.append(ClientStats(
             model=name,
             request_type=method,
             measured=Measured(
                 requests=(entry.num_requests if entry is not None else 0) + shed + stuck,
                 failures=entry.num_failures if entry is not None else 0,
-                p50_ms=float(entry.get_response_time_percentile(0.5)) if has else None,
-                p95_ms=float(entry.get_response_time_percentile(0.95)) if has else None,
-                p99_ms=float(entry.get_response_time_percentile(0.99)) if has else None,
+                p50_ms=_percentile_ms(answered, 0.5),
+                p95_ms=_percentile_ms(answered, 0.95),
+                p99_ms=_percentile_ms(answered, 0.99),
                 rps=float(entry.total_rps) if entry is not None else 0.0,
                 shed=shed,
                 unfinished=stuck,
                 max_gap_s=_gap_s(recorder, entry),
             ),
-            mean_ms=float(entry.avg_response_time) if has else None,
-            max_ms=float(entry.max_response_time) if has else None,
+            mean_ms=None if answered is None else float(answered.avg_response_time),
+            max_ms=None if answered is None else float(answered.max_response_time),
         ))
     return result
 
