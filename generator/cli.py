@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from generator.clientgen import check_clients, write_clients
 from generator.errors import DriftError, GeneratorError, ValidationFailed
 from generator.importer import import_module_source
 from generator.init import init_module_source
@@ -103,6 +104,27 @@ def _cmd_init(args: argparse.Namespace) -> int:
         return EXIT_OK
     write_text_atomic(out, source)
     print(f"wrote {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_clients(args: argparse.Namespace) -> int:
+    specs = load_specs(args.spec)
+    if not args.check:
+        written = write_clients(specs, args.out)
+        print(f"wrote {len(written)} files for {len(specs)} models into {args.out}")
+        return EXIT_OK
+    try:
+        count = check_clients(specs, args.out)
+    except DriftError as exc:
+        print(
+            f"{args.out}: out of date with {_paths(args.spec)}; run "
+            f"`python -m generator clients {_paths(args.spec)} --out {args.out}`",
+            file=sys.stderr,
+        )
+        for line in exc.differences:
+            print(f"  {line}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{args.out} is up to date with {_paths(args.spec)} ({count} files)")
     return EXIT_OK
 
 
@@ -207,6 +229,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.add_argument("--force", action="store_true", help="overwrite SPEC.py if it exists")
     init.set_defaults(func=_cmd_init)
+
+    clients = sub.add_parser(
+        "clients",
+        help="write typed clients for specs",
+        description="Plan the specs as build does, then write an importable package (the "
+        "folder's name is its import name) with py.typed and one module per model: frozen "
+        "dataclasses for its inputs and outputs and a sync and an asyncio client. Exit 1 "
+        "on validation errors or, with --check, drift; 2 on names that collide.",
+    )
+    clients.add_argument(
+        "spec", type=Path, nargs="+", metavar="SPEC", help="spec .py files or folders of them"
+    )
+    clients.add_argument("--out", type=Path, required=True, metavar="DIR", help="package folder")
+    clients.add_argument(
+        "--check", action="store_true",
+        help="write nothing; exit 1 if DIR differs from what the specs produce",
+    )
+    clients.set_defaults(func=_cmd_clients)
 
     render = sub.add_parser(
         "render",

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +44,8 @@ __all__ = [
     "build_repository",
     "check_repository",
     "plan_repository",
+    "tree_drift",
+    "write_tree",
 ]
 
 MANIFEST_NAME = ".generator-manifest.json"
@@ -224,8 +226,8 @@ def _manifest(planned: Sequence[PlannedModel]) -> dict[str, str]:
     return {rel: _digest(content) for m in planned for rel, content in sorted(m.files.items())}
 
 
-def _manifest_bytes(entries: dict[str, str]) -> bytes:
-    doc = {"generator": "python -m generator build", "files": dict(sorted(entries.items()))}
+def _manifest_bytes(entries: dict[str, str], command: str = "python -m generator build") -> bytes:
+    doc = {"generator": command, "files": dict(sorted(entries.items()))}
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
@@ -265,23 +267,8 @@ def check_repository(
     with _staging() as staging:
         planned, issues = plan_repository(specs, staging, progress)
         raise_for_errors(issues, strict=strict)
-        manifest = _manifest(planned)
-        old = _read_manifest(out)
-        differences = []
-        for rel, digest in sorted(manifest.items()):
-            target = out / rel
-            if not target.is_file():
-                differences.append(f"missing: {rel}")
-            elif _digest_file(target) != digest:
-                differences.append(f"changed: {rel}")
-        differences += [
-            f"stale: {rel}" for rel in sorted(set(old) - set(manifest)) if (out / rel).exists()
-        ]
-        manifest_path = out / MANIFEST_NAME
-        if not differences and (
-            not manifest_path.is_file() or manifest_path.read_bytes() != _manifest_bytes(manifest)
-        ):
-            differences.append(f"changed: {MANIFEST_NAME}")
+        files = {rel: content for m in planned for rel, content in m.files.items()}
+        differences = tree_drift(out, files, "python -m generator build")
         if differences:
             raise DriftError(differences)
     return BuildResult(out, tuple(planned), tuple(issues), (), ())
@@ -377,3 +364,81 @@ def _carry_over(src: Path, dst: Path, skip: set[str]) -> None:
             sub = rel_dir / dirname
             if not any(k.startswith(f"{sub.as_posix()}/") for k in skip):
                 (dst / sub).mkdir(parents=True, exist_ok=True)
+
+
+def tree_drift(out: Path, files: Mapping[str, bytes | Path], command: str) -> list[str]:
+    """What differs between a generated folder on disk and ``files`` (``--check``).
+
+    Args:
+        out: The folder.
+        files: Path inside it -> the bytes the generator would write (or a file to copy).
+        command: The generating command, as recorded in the manifest.
+
+    Returns:
+        One ``missing:``, ``changed:`` or ``stale:`` line per differing path; empty when
+        the folder is up to date.
+    """
+    out = Path(out)
+    manifest = {rel: _digest(content) for rel, content in sorted(files.items())}
+    differences = []
+    for rel, digest in manifest.items():
+        target = out / rel
+        if not target.is_file():
+            differences.append(f"missing: {rel}")
+        elif _digest_file(target) != digest:
+            differences.append(f"changed: {rel}")
+    old = _read_manifest(out)
+    differences += [
+        f"stale: {rel}" for rel in sorted(set(old) - set(manifest)) if (out / rel).exists()
+    ]
+    manifest_path = out / MANIFEST_NAME
+    if not differences and (not manifest_path.is_file()
+                            or manifest_path.read_bytes() != _manifest_bytes(manifest, command)):
+        differences.append(f"changed: {MANIFEST_NAME}")
+    return differences
+
+
+def write_tree(
+    out: Path, files: Mapping[str, bytes], command: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Replace the generated files of a folder with ``files``, all or nothing.
+
+    As :func:`build_repository` does: the new folder is staged beside ``out`` and
+    renamed into place; files the manifest does not list are carried over, and one in
+    the way of a generated file is refused.
+
+    Args:
+        out: The folder.
+        files: Path inside it -> bytes.
+        command: The generating command, recorded in the manifest.
+
+    Returns:
+        ``(written, removed)``: paths written, and previously generated paths no
+        longer produced.
+
+    Raises:
+        RepositoryWriteError: A foreign file is in the way, or the write failed.
+    """
+    out = Path(out)
+    manifest = {rel: _digest(content) for rel, content in sorted(files.items())}
+    old = _read_manifest(out)
+    foreign = sorted(rel for rel in manifest if rel in _existing_files(out) and rel not in old)
+    if foreign:
+        raise RepositoryWriteError(
+            f"{out}: refusing to overwrite files the generator did not write: "
+            + ", ".join(foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+        )
+    if out.exists() and not out.is_dir():
+        raise RepositoryWriteError(f"{out} exists and is not a folder")
+    try:
+        with replace_folder(out) as tmp:
+            if out.is_dir():
+                _carry_over(out, tmp, skip=set(old) | {MANIFEST_NAME})
+            for rel, content in files.items():
+                target = tmp / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(content)
+            (tmp / MANIFEST_NAME).write_bytes(_manifest_bytes(manifest, command))
+    except OSError as exc:
+        raise RepositoryWriteError(f"writing {out} failed: {exc}") from exc
+    return tuple(sorted(manifest)), tuple(sorted(set(old) - set(manifest)))
