@@ -87,3 +87,16 @@ def test_config_refuses_bad_setting_naming_the_field(overrides: dict[str, object
         _local_config(**overrides)
 
     assert caught.value.field == field
+
+
+def test_render_sheds_at_the_balancer_when_server_max_requests_is_set(haproxy: Path) -> None:
+    text = render_haproxy_config(_local_config(server_max_requests=8, queue_timeout_ms=25))
+    assert "    default-server maxconn 8\n" in text
+    assert "    timeout queue 25ms\n" in text
+    check_haproxy_config(text, haproxy=haproxy)
+    assert "maxconn 8" not in render_haproxy_config(_local_config())
+
+
+def test_config_refuses_server_max_requests_below_one_naming_the_field() -> None:
+    with pytest.raises(BalancerConfigError, match="server_max_requests"):
+        _local_config(server_max_requests=0)

@@ -236,3 +236,14 @@ def test_validate_model_accepts_workspace_size_of_one_gib() -> None:
     config = parse_config(WORKSPACE.format(value=str(1 << 30)))
     codes = {i.code for i in validate_model(ModelArtifacts(config, "m"))}
     assert not codes & {"workspace-size-tiny", "workspace-size-not-bytes"}
+
+
+def test_shipped_repository_sets_nothing_that_stalls_the_batcher() -> None:
+    from pathlib import Path
+
+    from generator.validation import validate_repository
+
+    repository = Path(__file__).resolve().parents[2] / "model_repository"
+    issues = validate_repository(repository)
+    assert [i for i in issues if i.code == "queue-policy-stalls-batcher"] == []
+    assert (repository / "recommendation" / "config.pbtxt").is_file()
