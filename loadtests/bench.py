@@ -330,6 +330,33 @@ def _measure_client_overhead(urls: dict[str, str], options: BenchOptions,
         verdict = "PASS" if ratio <= TYPED_CLIENT_MAX_OVERHEAD else "FAIL"
         result.notes.append(f"typed client over {protocol}: {ratio:.3f}x raw tritonclient "
                             f"(limit {TYPED_CLIENT_MAX_OVERHEAD:.2f}x) {verdict}")
+        _measure_generated_client(protocol, url, options, result)
+
+
+def _measure_generated_client(protocol: str, url: str, options: BenchOptions,
+                              result: BenchResult) -> None:
+    """Step (d'): the client ``python -m generator clients`` writes, against raw tritonclient."""
+    from loadtests.bench_generated import generated_recommend
+
+    _progress(f"generated vs raw client latency over {protocol}")
+    generated_call, generated_close = generated_recommend(url)
+    raw_call, raw_close = _raw_recommend(url)
+    try:
+        pairs = [_paired_latency_ms(raw_call, generated_call, options.latency_calls)
+                 for _ in range(options.repeats)]
+    finally:
+        generated_close()
+        raw_close()
+    raw = _median_figure("raw tritonclient recommend (paired with generated)", "ms (median)",
+                         [r for r, _ in pairs], protocol=protocol, concurrency=1)
+    generated = _median_figure("generated client recommend", "ms (median)",
+                               [g for _, g in pairs], protocol=protocol, concurrency=1)
+    result.figures += [raw, generated]
+    ratio = generated.value / raw.value
+    result.ratios[f"generated_vs_raw_latency_{protocol}"] = ratio
+    verdict = "PASS" if ratio <= TYPED_CLIENT_MAX_OVERHEAD else "FAIL"
+    result.notes.append(f"generated client over {protocol}: {ratio:.3f}x raw tritonclient "
+                        f"(limit {TYPED_CLIENT_MAX_OVERHEAD:.2f}x) {verdict}")
 
 
 def _triton_version(http_url: str) -> str:
@@ -395,6 +422,8 @@ _RATIO_LABELS = {
     "dynamic_batching_speedup": "dynamic batching on / off throughput (c)",
     "typed_vs_raw_latency_grpc": "typed / raw client median latency, gRPC (d)",
     "typed_vs_raw_latency_http": "typed / raw client median latency, HTTP (d)",
+    "generated_vs_raw_latency_grpc": "generated / raw client median latency, gRPC (d')",
+    "generated_vs_raw_latency_http": "generated / raw client median latency, HTTP (d')",
     "balancer_vs_direct_latency_grpc": "through HAProxy / direct median latency, gRPC (e)",
     "balancer_vs_direct_latency_http": "through HAProxy / direct median latency, HTTP (e)",
 }

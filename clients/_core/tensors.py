@@ -59,7 +59,11 @@ def _shape_text(shape: Sequence[int | None]) -> str:
     return "[" + ", ".join("N" if d is None else str(d) for d in shape) + "]"
 
 
-def _as_array(value: object, spec: TensorSpec, where: str) -> npt.NDArray[Any]:
+def _where(model: str, spec: TensorSpec) -> str:
+    return f"model {model!r}: {spec.describe()}"
+
+
+def _as_array(value: object, spec: TensorSpec, model: str) -> npt.NDArray[Any]:
     if isinstance(value, np.ndarray):
         if spec.datatype == "BYTES" and value.dtype.kind in "US":
             return value.astype(np.object_)
@@ -77,16 +81,22 @@ def _as_array(value: object, spec: TensorSpec, where: str) -> npt.NDArray[Any]:
             return array.reshape((-1,) + (1,) * (rank - 1))
         return array
     wanted = "a numpy array" + (" or a sequence of str/bytes" if spec.datatype == "BYTES" else "")
-    raise InvalidInputError(f"{where}: expected {wanted}, got {type(value).__name__}")
+    raise InvalidInputError(f"{_where(model, spec)}: expected {wanted}, got {type(value).__name__}")
 
 
 def _check_one(
-    array: npt.NDArray[Any], spec: TensorSpec, where: str, batched: bool
+    array: npt.NDArray[Any], spec: TensorSpec, model: str, batched: bool
 ) -> None:
     try:
         datatype = triton_datatype(array)
     except KeyError:
         datatype = f"unsupported dtype {array.dtype}"
+    if datatype == spec.datatype and array.ndim == len(spec.shape) and all(
+        want is None or want < 0 or got == want
+        for got, want in zip(array.shape, spec.shape, strict=True)
+    ):
+        return  # the common case, without building messages
+    where = _where(model, spec)
     if datatype != spec.datatype:
         numpy_type = NUMPY_TYPES.get(spec.datatype)
         hint = f" (numpy {np.dtype(numpy_type).name})" if numpy_type is not None else ""
@@ -139,20 +149,20 @@ def check_inputs(
     first = ""
     for spec in tensors:
         value = given.get(spec.name)
-        where = f"model {model!r}: {spec.describe()}"
         if value is None:
             if spec.optional:
                 continue
-            raise InvalidInputError(f"{where} is required")
-        array = _as_array(value, spec, where)
-        _check_one(array, spec, where, batched)
+            raise InvalidInputError(f"{_where(model, spec)} is required")
+        array = _as_array(value, spec, model)
+        _check_one(array, spec, model, batched)
         if batched:
             size = int(array.shape[0])
             if rows is None:
-                rows, first = size, spec.describe()
+                rows, first = size, spec.name
             elif size != rows:
                 raise InvalidInputError(
-                    f"{where}: batch size {size} differs from {first}'s batch size {rows}"
+                    f"{_where(model, spec)}: batch size {size} differs from input {first!r}'s "
+                    f"batch size {rows}"
                 )
         arrays[spec.name] = array
     if batched and rows == 0:
