@@ -17,6 +17,7 @@ from clients.diagnosis import AsyncImageDiagnosisClient, ImageDiagnosisClient
 from clients.errors import (
     ClientError,
     ConfigurationError,
+    ConnectionLostError,
     InvalidInputError,
     MetadataMismatchError,
     ModelNotReadyError,
@@ -36,6 +37,7 @@ __all__ = [
     "AsyncTypedClient",
     "ClientError",
     "ConfigurationError",
+    "ConnectionLostError",
     "Diagnosis",
     "ImageDiagnosisClient",
     "ImageInput",

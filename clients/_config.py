@@ -53,10 +53,20 @@ class Timeouts:
 class RetryPolicy:
     """Retry policy for transient failures: the server is unavailable or sheds load.
 
-    Only the :class:`~clients.ServerUnavailableError` family is retried: refused or
-    reset connections, HTTP 503 and gRPC ``UNAVAILABLE`` (which Triton also answers
-    when its queue is full), HTTP 429 and gRPC ``RESOURCE_EXHAUSTED``. Invalid
-    arguments, unknown models, metadata mismatches and timeouts are never retried.
+    Only the :class:`~clients.ServerUnavailableError` family is retried: refused
+    connections, HTTP 502/503 and gRPC ``UNAVAILABLE`` (which Triton also answers when
+    its queue is full), HTTP 429 and gRPC ``RESOURCE_EXHAUSTED``. Invalid arguments,
+    unknown models, metadata mismatches and timeouts are never retried.
+
+    A connection that broke after the request was sent (:class:`~clients.ConnectionLostError`:
+    an HTTP reset or close mid-call, a gRPC ``UNKNOWN`` stream removed mid-response) is
+    decided by the call's phase, not by message text: the server may already have run the
+    request, so it is retried only while ``retry_lost_connections`` is True. That is safe
+    for inference on the stateless models Triton serves, which has no side effects; it is
+    not for sequence (stateful) models, decoupled models, or a python-backend model that
+    writes somewhere: set it False for those. gRPC ``UNAVAILABLE`` cannot be told apart
+    from a refused call by its code, and is retried as unavailable; use
+    ``max_attempts=1`` where a second run is never acceptable.
 
     Each call has a bounded budget: at most ``max_attempts`` attempts per request, and
     no retry whose backoff would end more than ``max_total_s`` seconds after the call
@@ -71,6 +81,7 @@ class RetryPolicy:
         multiplier: Growth factor of the delay between attempts.
         jitter: Fraction of the delay that is randomised, in ``[0, 1]``.
         max_total_s: Time budget of one call's retries, in seconds from its start.
+        retry_lost_connections: Retry a call whose connection broke after it was sent.
     """
 
     max_attempts: int = 3
@@ -79,6 +90,7 @@ class RetryPolicy:
     multiplier: float = 2.0
     jitter: float = 0.5
     max_total_s: float = 10.0
+    retry_lost_connections: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
@@ -130,7 +142,8 @@ class RetryPolicy:
             The delay before the next attempt in seconds, or None when the error must
             propagate: it is not retryable, or the attempts or the time budget are spent.
         """
-        if failed_attempts >= self.max_attempts or not is_retryable(error):
+        if failed_attempts >= self.max_attempts or not is_retryable(
+                error, lost_connections=self.retry_lost_connections):
             return None
         delay_s = self.backoff_s(failed_attempts, random_unit)
         return delay_s if elapsed_s + delay_s <= self.max_total_s else None

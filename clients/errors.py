@@ -6,8 +6,9 @@ caller can catch the whole family in one place::
     ClientError
     ├── ConfigurationError       a bad URL, TLS or timeout option (also a ValueError)
     ├── InvalidInputError        input rejected before sending (also a ValueError)
-    ├── ServerUnavailableError   connection refused/reset, HTTP 503, gRPC UNAVAILABLE
-    │   └── QueueFullError       the server answered that its queue is full (HTTP 503)
+    ├── ServerUnavailableError   connection refused, HTTP 503, gRPC UNAVAILABLE
+    │   ├── QueueFullError       the server answered that its queue is full (HTTP 503)
+    │   └── ConnectionLostError  the connection broke after the request was sent
     ├── TimeoutError             deadline exceeded (also a builtins.TimeoutError)
     ├── ModelNotReadyError       model unknown, not loaded or version missing (404)
     ├── MetadataMismatchError    the served model's signature differs from the expected one
@@ -30,6 +31,7 @@ import builtins
 __all__ = [
     "ClientError",
     "ConfigurationError",
+    "ConnectionLostError",
     "InvalidInputError",
     "MetadataMismatchError",
     "ModelNotReadyError",
@@ -66,6 +68,17 @@ class ServerUnavailableError(ClientError):
 
 class QueueFullError(ServerUnavailableError):
     """The server is reachable but rejected the request because its queue is full."""
+
+
+class ConnectionLostError(ServerUnavailableError):
+    """The connection broke after the request was sent, before its whole answer arrived.
+
+    The server may have run the request. HTTP: the connection was reset or closed while
+    the client waited for (or read) the response. gRPC: the call ended with ``UNKNOWN``,
+    the status gRPC gives a call whose HTTP/2 stream was removed under it (a replica
+    killed mid-response; Triton reports its own failures with other codes). Retried only
+    while :attr:`~clients.RetryPolicy.retry_lost_connections` is True.
+    """
 
 
 class TimeoutError(ClientError, builtins.TimeoutError):

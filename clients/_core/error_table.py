@@ -7,6 +7,7 @@ from typing import Any
 
 from clients.errors import (
     ClientError,
+    ConnectionLostError,
     InvalidInputError,
     ModelNotReadyError,
     QueueFullError,
@@ -28,6 +29,7 @@ StatusOf = Callable[[BaseException], "tuple[str | int | None, str] | None"]
 
 GRPC_STATUS_ERRORS: dict[str, type[ClientError]] = {
     "UNAVAILABLE": ServerUnavailableError,
+    "UNKNOWN": ConnectionLostError,
     "RESOURCE_EXHAUSTED": QueueFullError,
     "DEADLINE_EXCEEDED": TimeoutError,
     "NOT_FOUND": ModelNotReadyError,
@@ -82,6 +84,7 @@ def translate_error(
     status_of: StatusOf,
     timeouts: tuple[type[BaseException], ...],
     unreachable: tuple[type[BaseException], ...],
+    lost: tuple[type[BaseException], ...] = (),
 ) -> ClientError:
     """Turns a protocol-side exception into a client error (both transports' boundary).
 
@@ -94,6 +97,8 @@ def translate_error(
         status_of: Reads the status of an error the server reported.
         timeouts: Exception types meaning the deadline passed.
         unreachable: Exception types meaning the server could not be reached.
+        lost: Exception types meaning the connection broke after the request was sent
+            (checked before ``unreachable``, which may hold their base classes).
 
     Returns:
         The client error to raise (the caller chains ``exc`` as ``__cause__``).
@@ -107,22 +112,29 @@ def translate_error(
         return ServerError(message) if status is None else error_for_status(table, status, message)
     if isinstance(exc, timeouts):
         return TimeoutError(f"{what}: no answer before the deadline")
+    if isinstance(exc, lost):
+        return ConnectionLostError(f"{what}: connection lost before the answer "
+                                   f"({type(exc).__name__})")
     if isinstance(exc, unreachable):
         return ServerUnavailableError(f"{what}: server unreachable ({type(exc).__name__})")
     return ServerError(f"{what}: unexpected {type(exc).__name__}: {exc}")
 
 
-def is_retryable(error: BaseException) -> bool:
+def is_retryable(error: BaseException, *, lost_connections: bool = True) -> bool:
     """Tells whether an error may succeed on a later attempt.
 
-    Only "server unavailable" errors (connection refused/reset, HTTP 503, gRPC
-    UNAVAILABLE, full queue) are retried; invalid input, unknown models, metadata
-    mismatches, timeouts and other server errors are not.
+    Only "server unavailable" errors (connection refused, HTTP 503, gRPC UNAVAILABLE,
+    full queue) are retried, and a connection lost after the request was sent when
+    ``lost_connections`` allows it; invalid input, unknown models, metadata mismatches,
+    timeouts and other server errors are not.
 
     Args:
         error: The translated error.
+        lost_connections: Whether a :class:`~clients.ConnectionLostError` is retried.
 
     Returns:
         True if a retry may help.
     """
+    if isinstance(error, ConnectionLostError):
+        return lost_connections
     return isinstance(error, ServerUnavailableError)

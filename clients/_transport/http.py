@@ -27,8 +27,12 @@ __all__ = ["AsyncHttpTransport", "HttpTransport", "translate_http_error"]
 
 
 _TIMEOUTS = (builtins.TimeoutError, asyncio.TimeoutError, gevent.Timeout)
-_UNREACHABLE = (
-    OSError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, HTTPParseError
+# Refused before anything was sent: the request never reached the server.
+_UNREACHABLE = (OSError, aiohttp.ClientConnectionError)
+# Broken after the request went out (reset, closed, or a response cut short).
+_LOST = (
+    ConnectionResetError, BrokenPipeError, HTTPParseError, aiohttp.ServerDisconnectedError,
+    aiohttp.ClientPayloadError,
 )
 
 
@@ -49,7 +53,8 @@ def translate_http_error(exc: BaseException, what: str) -> ClientError:
     Returns:
         The client error to raise.
     """
-    return translate_error(exc, what, HTTP_STATUS_ERRORS, _http_status, _TIMEOUTS, _UNREACHABLE)
+    return translate_error(exc, what, HTTP_STATUS_ERRORS, _http_status, _TIMEOUTS, _UNREACHABLE,
+                           _LOST)
 
 
 class _Http(Wire):
