@@ -38,6 +38,7 @@ __all__ = [
     "add_replica_arguments",
     "copy_models",
     "run_replicas",
+    "served_models",
 ]
 
 _MAX_REPLICAS = 16
@@ -74,6 +75,16 @@ class RestartTimes:
 
     ready_s: float
     in_balancer_s: float
+
+
+def served_models(repository: Path) -> tuple[str, ...]:
+    """The models of a repository folder (each subfolder with a ``config.pbtxt``), sorted.
+
+    In explicit model-control mode every replica loads them all at start, and the
+    balancer's health check asks for each one (``BalancerConfig.check_models``).
+    """
+    return tuple(sorted(entry.name for entry in repository.iterdir()
+                        if (entry / CONFIG_FILENAME).is_file()))
 
 
 def copy_models(repository: Path, models: Sequence[str], destination: Path) -> Path:
@@ -229,9 +240,12 @@ class ReplicaSet:
                 self._served_repository = repository
                 for name in self.names:
                     self._start_replica(name, fresh_ports=True)
+                options = dict(self._balancer_options)
+                if self._server_options.get("model_control_mode") == "explicit":
+                    options.setdefault("check_models", served_models(repository))
                 self._balancer = Balancer(
                     [ReplicaAddress(name, LOOPBACK, self._ports[name][0], self._ports[name][1])
-                     for name in self.names], **self._balancer_options)
+                     for name in self.names], **options)
                 self._balancer.start()
             except BaseException:
                 self.stop()

@@ -2,7 +2,10 @@
 
 Inside the compose network the balancer listens on every address of its container (its
 ports are published on loopback only), finds the replicas by service name through
-Docker's DNS (``127.0.0.11``), and keeps starting when a replica is not up yet.
+Docker's DNS (``127.0.0.11``), and keeps starting when a replica is not up yet. Its health
+check asks for every model of ``model_repository/`` one by one: the release overrides run
+the replicas in explicit model-control mode without strict readiness, where
+``/v2/health/ready`` would stay 200 after a model was unloaded.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 
 from generator.layout import write_text_atomic
 from serving.lb import BalancerConfig, ReplicaAddress, render_haproxy_config
+from serving.replicas import served_models
 
 __all__ = ["COMPOSE_HAPROXY_CFG", "compose_balancer_config", "write_compose_haproxy_config"]
 
@@ -19,13 +23,16 @@ COMPOSE_HAPROXY_CFG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy"
 """Where ``deploy/compose.embedded.yml`` mounts the balancer's configuration from."""
 
 _DOCKER_DNS = "127.0.0.11:53"
+_REPOSITORY = Path(__file__).resolve().parents[2] / "model_repository"
 
 
-def compose_balancer_config(replicas: Sequence[str]) -> BalancerConfig:
+def compose_balancer_config(replicas: Sequence[str],
+                            repository: Path = _REPOSITORY) -> BalancerConfig:
     """Balancer settings for compose services named ``replicas`` (Triton's default ports).
 
     Args:
         replicas: Compose service names of the Triton replicas.
+        repository: The repository the replicas serve; each of its models is health-checked.
 
     Returns:
         The checked configuration.
@@ -39,6 +46,7 @@ def compose_balancer_config(replicas: Sequence[str]) -> BalancerConfig:
         stats_address="0.0.0.0",
         public_bind=True,
         nameservers=(_DOCKER_DNS,),
+        check_models=served_models(repository),
     )
 
 

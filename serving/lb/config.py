@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jinja2
 
+from generator.layout import model_name_problem
 from serving.lb.errors import BalancerConfigError, BalancerStartError, HAProxyNotFoundError
 
 __all__ = [
@@ -84,6 +85,11 @@ class BalancerConfig:
             ``maxconn``, which counts requests, HTTP/2 streams included); the rest wait
             in HAProxy's queue. None: no limit. This is where load is shed: a Triton
             queue policy stalls Triton 2.51's dynamic batcher (docs/stall.md).
+        check_models: Models the health check asks for one by one
+            (``/v2/models/NAME/ready``); empty: the server's ``/v2/health/ready``. Set it
+            for replicas in explicit model-control mode, where strict readiness is off and
+            ``/v2/health/ready`` stays 200 whatever is loaded: a replica that lost one of
+            these models then leaves the balancer.
         check_interval_ms: Interval of the active health checks.
         check_timeout_ms: Timeout of one health check.
         rise: Consecutive good checks before a replica gets traffic again.
@@ -121,10 +127,12 @@ class BalancerConfig:
     buffer_size_bytes: int = 65536
     threads: int | None = 1
     server_max_requests: int | None = None
+    check_models: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "replicas", tuple(self.replicas))
         object.__setattr__(self, "nameservers", tuple(self.nameservers))
+        object.__setattr__(self, "check_models", tuple(self.check_models))
         _validate(self)
 
 
@@ -190,6 +198,12 @@ def _validate(config: BalancerConfig) -> None:
         _check_positive("threads", config.threads)
     if config.server_max_requests is not None:
         _check_positive("server_max_requests", config.server_max_requests)
+    for index, model in enumerate(config.check_models):
+        problem = model_name_problem(model) if isinstance(model, str) else "is not a string"
+        if problem is not None:
+            raise BalancerConfigError(f"check_models[{index}]", f"{model!r}: {problem}")
+    if len(set(config.check_models)) != len(config.check_models):
+        raise BalancerConfigError("check_models", "names a model twice")
     if not isinstance(config.retries, int) or config.retries < 0:
         raise BalancerConfigError("retries", f"must be an integer >= 0, got {config.retries!r}")
 
@@ -215,7 +229,8 @@ def render_haproxy_config(config: BalancerConfig) -> str:
             "stats_address", "nameservers", "connect_timeout_ms", "server_timeout_s",
             "client_timeout_s", "http_request_timeout_s", "queue_timeout_ms",
             "check_interval_ms", "check_timeout_ms", "rise", "fall", "retries",
-            "max_connections", "buffer_size_bytes", "threads", "server_max_requests")
+            "max_connections", "buffer_size_bytes", "threads", "server_max_requests",
+            "check_models")
     }
     variables["socket_path"] = "" if config.socket_path is None else str(config.socket_path)
     return env.get_template(_TEMPLATE.name).render(**variables)

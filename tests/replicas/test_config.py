@@ -100,3 +100,22 @@ def test_render_sheds_at_the_balancer_when_server_max_requests_is_set(haproxy: P
 def test_config_refuses_server_max_requests_below_one_naming_the_field() -> None:
     with pytest.raises(BalancerConfigError, match="server_max_requests"):
         _local_config(server_max_requests=0)
+
+
+def test_render_checks_each_model_when_check_models_is_set(haproxy: Path) -> None:
+    text = render_haproxy_config(_local_config(check_models=("recommendation", "a.b-c_1")))
+    assert text.count("    http-check connect default\n") == 2
+    assert "    http-check send meth GET uri /v2/models/recommendation/ready\n" in text
+    assert "    http-check send meth GET uri /v2/models/a.b-c_1/ready\n" in text
+    assert "option httpchk GET /v2/health/ready" not in text
+    check_haproxy_config(text, haproxy=haproxy)
+    assert "option httpchk GET /v2/health/ready" in render_haproxy_config(_local_config())
+
+
+@pytest.mark.parametrize("models", [("bad name",), ("ok", "ok"), ("../etc",)])
+def test_config_refuses_check_models_that_are_not_distinct_model_names(
+        models: tuple[str, ...]) -> None:
+    with pytest.raises(BalancerConfigError) as caught:
+        _local_config(check_models=models)
+
+    assert caught.value.field.startswith("check_models")
