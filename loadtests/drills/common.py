@@ -303,6 +303,8 @@ def default_checks(result: DrillResult) -> list[Check]:
         Check("requests were made", total.requests > 0, f"{total.requests} requests"),
         Check("no failed request", total.failures == 0, f"{total.failures} failed"),
         Check("no shed request", total.shed == 0, f"{total.shed} shed"),
+        Check("no call left unfinished", total.unfinished == 0,
+              f"{total.unfinished} still unanswered when the load stopped"),
     ]
     return checks
 
@@ -437,7 +439,7 @@ def _summary(report: DrillReport, written: Sequence[Path], out: TextIO) -> None:
         p99 = "n/a" if p.p99_ms is None else f"{p.p99_ms:.1f}"
         versions = ", ".join(f"{version_label(k)}={v}" for k, v in p.versions.items())
         print(f"{p.name:<24} {p.requests:>7} requests {p.failures:>5} failed {p.shed:>5} shed "
-              f"p99 {p99:>8} ms  {versions}", file=out)
+              f"{p.unfinished:>3} unfinished p99 {p99:>8} ms  {versions}", file=out)
     for check in report.checks:
         print(f"{'PASS' if check.passed else 'FAIL'}  {check.name}: {check.detail}", file=out)
     for path in written:

@@ -170,13 +170,14 @@ def render_drill_markdown(report: DrillReport) -> str:
     lines += [f"| {c.name} | {'PASS' if c.passed else 'FAIL'} | {c.detail} |"
               for c in report.checks]
     lines += ["", "## Phases (client view; Triton's statistics in the last column)", "",
-              "| phase | from s | to s | requests | failures | shed | retries | p50 ms | "
-              "p99 ms | max ms | rps | versions answered | Triton |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+              "| phase | from s | to s | requests | failures | shed | unfinished | retries | "
+              "p50 ms | p99 ms | max ms | rps | versions answered | Triton |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in [*report.phases, report.total]:
         lines.append(
             f"| {p.name} | {p.start_s:.1f} | {p.end_s:.1f} | {p.requests} | {p.failures} | "
-            f"{p.shed} | {p.retries} | {_ms(p.p50_ms)} | {_ms(p.p99_ms)} | {_ms(p.max_ms)} | "
+            f"{p.shed} | {p.unfinished} | {p.retries} | {_ms(p.p50_ms)} | {_ms(p.p99_ms)} | "
+            f"{_ms(p.max_ms)} | "
             f"{p.rps:.1f} | {_versions(p)} | {_server(p)} |"
         )
     errors = [(p.name, e) for p in report.phases for e in p.errors]
@@ -218,7 +219,8 @@ def write_drill_plot(report: DrillReport, records: Sequence[RequestRecord], path
     fig, (lat, ver) = plt.subplots(2, 1, figsize=(10, 6), sharex=True,
                                    gridspec_kw={"height_ratios": [3, 1]})
     styles = {Outcome.OK: ("tab:blue", ".", "ok"), Outcome.FAILED: ("tab:red", "x", "failed"),
-              Outcome.SHED: ("tab:orange", "+", "shed")}
+              Outcome.SHED: ("tab:orange", "+", "shed"),
+              Outcome.UNFINISHED: ("tab:purple", "v", "unfinished")}
     for outcome, (colour, marker, label) in styles.items():
         chosen = [r for r in records if r.outcome is outcome]
         if chosen:

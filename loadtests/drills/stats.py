@@ -34,6 +34,7 @@ class PhaseStats:
         server_requests: Successful requests as Triton's statistics count them.
         server_failures: Failed requests as Triton's statistics count them.
         errors: The distinct error messages, at most five.
+        unfinished: Calls still waiting for their answer when the load stopped.
     """
 
     name: str
@@ -51,19 +52,20 @@ class PhaseStats:
     server_requests: int | None = None
     server_failures: int | None = None
     errors: Sequence[str] = ()
+    unfinished: int = 0
 
     @property
     def lost(self) -> int:
-        """Calls the user did not get an answer to: failed plus shed."""
-        return self.failures + self.shed
+        """Calls the user did not get an answer to: failed, shed and unfinished."""
+        return self.failures + self.shed + self.unfinished
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (``lost`` included)."""
         return {
             "name": self.name, "start_s": self.start_s, "end_s": self.end_s,
             "requests": self.requests, "failures": self.failures, "shed": self.shed,
-            "lost": self.lost, "retries": self.retries, "p50_ms": self.p50_ms,
-            "p99_ms": self.p99_ms, "max_ms": self.max_ms, "rps": self.rps,
+            "unfinished": self.unfinished, "lost": self.lost, "retries": self.retries,
+            "p50_ms": self.p50_ms, "p99_ms": self.p99_ms, "max_ms": self.max_ms, "rps": self.rps,
             "versions": dict(self.versions), "server_requests": self.server_requests,
             "server_failures": self.server_failures, "errors": list(self.errors),
         }
@@ -81,6 +83,7 @@ class PhaseStats:
             server_requests=data.get("server_requests"),
             server_failures=data.get("server_failures"),
             errors=tuple(str(e) for e in data.get("errors", ())),
+            unfinished=int(data.get("unfinished", 0)),
         )
 
 
@@ -103,7 +106,8 @@ def phase_stats(name: str, start_s: float, end_s: float, records: Sequence[Reque
         server_failures: Triton's count of failed requests, when known.
     """
     inside = [r for r in records if start_s <= r.started_at_s < end_s]
-    answered = [r.latency_ms for r in inside if r.outcome is not Outcome.SHED]
+    answered = [r.latency_ms for r in inside
+                if r.outcome not in (Outcome.SHED, Outcome.UNFINISHED)]
     versions = Counter(r.version or "unknown" for r in inside if r.outcome is Outcome.OK)
     errors = list(dict.fromkeys(r.error for r in inside if r.error))[:5]
     span_s = max(end_s - start_s, 1e-9)
@@ -123,4 +127,5 @@ def phase_stats(name: str, start_s: float, end_s: float, records: Sequence[Reque
         server_requests=server_requests,
         server_failures=server_failures,
         errors=tuple(errors),
+        unfinished=sum(r.outcome is Outcome.UNFINISHED for r in inside),
     )
