@@ -29,7 +29,7 @@ def test_master_and_worker_finish_by_themselves_and_master_reports_verdicts(
          "--metrics-url", triton_server.metrics_url, "--report-dir", str(tmp_path),
          # lax targets: a functional test must not depend on loadtests/targets.toml
          "--p50-ms", "10000", "--p95-ms", "10000", "--p99-ms", "10000", "--min-rps", "0",
-         "--only-summary"],
+         "--max-gap-s", "30", "--only-summary"],
         cwd=repo_root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     worker = subprocess.Popen(
