@@ -41,12 +41,23 @@ class _TypedBase(Generic[InputsT, OutputsT]):
     SIGNATURE: ClassVar[ModelSignature]
     OUTPUTS: ClassVar[type[Any]]
 
+    # (tensor name, field name) of every input and output, computed once per class.
+    _INPUT_FIELDS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    _OUTPUT_FIELDS: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        signature = cls.__dict__.get("SIGNATURE")
+        if isinstance(signature, ModelSignature):
+            cls._INPUT_FIELDS = tuple((spec.name, spec.field) for spec in signature.inputs)
+            cls._OUTPUT_FIELDS = tuple((spec.name, spec.field) for spec in signature.outputs)
+
     def _arrays(self, inputs: InputsT) -> dict[str, Any]:
-        return {spec.name: getattr(inputs, spec.field) for spec in self.SIGNATURE.inputs}
+        return {name: getattr(inputs, field) for name, field in self._INPUT_FIELDS}
 
     def _outputs(self, arrays: Arrays) -> OutputsT:
-        fields = {spec.field: arrays[spec.name] for spec in self.SIGNATURE.outputs}
-        return cast(OutputsT, self.OUTPUTS(**fields))
+        return cast(OutputsT, self.OUTPUTS(
+            **{field: arrays[name] for name, field in self._OUTPUT_FIELDS}))
 
 
 class TypedClient(_TypedBase[InputsT, OutputsT]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,11 @@ class ModelSignature:
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]
     batched: bool | None = None
+
+    @functools.cached_property
+    def output_names(self) -> tuple[str, ...]:
+        """The outputs' tensor names, in order (the names a request asks for)."""
+        return tuple(spec.name for spec in self.outputs)
 
 
 @dataclass(frozen=True)

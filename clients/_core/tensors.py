@@ -91,11 +91,13 @@ def _check_one(
         datatype = triton_datatype(array)
     except KeyError:
         datatype = f"unsupported dtype {array.dtype}"
-    if datatype == spec.datatype and array.ndim == len(spec.shape) and all(
-        want is None or want < 0 or got == want
-        for got, want in zip(array.shape, spec.shape, strict=True)
-    ):
-        return  # the common case, without building messages
+    shape, wanted = array.shape, spec.shape
+    if datatype == spec.datatype and len(shape) == len(wanted):
+        for got, want in zip(shape, wanted, strict=True):  # the common case: no messages built
+            if want is not None and want >= 0 and got != want:
+                break
+        else:
+            return
     where = _where(model, spec)
     if datatype != spec.datatype:
         numpy_type = NUMPY_TYPES.get(spec.datatype)
@@ -137,6 +139,44 @@ def check_inputs(
             generated client): an unknown or missing input, the wrong datatype, rank
             or fixed dimension, or inputs of different batch sizes.
     """
+    arrays: Arrays = {}
+    rows: int | None = None
+    first = ""
+    named = 0  # inputs of the signature that ``given`` names (None included)
+    for spec in tensors:
+        value = given.get(spec.name)
+        if value is None:
+            if spec.name in given:
+                named += 1
+            if spec.optional:
+                continue
+            _refuse_unknown(model, tensors, given)
+            raise InvalidInputError(f"{_where(model, spec)} is required")
+        named += 1
+        array = value if type(value) is np.ndarray and spec.datatype != "BYTES" else (
+            _as_array(value, spec, model))
+        _check_one(array, spec, model, batched)
+        if batched:
+            size = array.shape[0]
+            if rows is None:
+                rows, first = size, spec.name
+            elif size != rows:
+                _refuse_unknown(model, tensors, given)
+                raise InvalidInputError(
+                    f"{_where(model, spec)}: batch size {size} differs from input {first!r}'s "
+                    f"batch size {rows}"
+                )
+        arrays[spec.name] = array
+    if named != len(given):
+        _refuse_unknown(model, tensors, given)
+    if batched and rows == 0:
+        raise InvalidInputError(f"model {model!r}: the batch is empty")
+    return arrays, (int(rows or 1)) if batched else 1
+
+
+def _refuse_unknown(
+    model: str, tensors: Sequence[TensorSpec], given: Mapping[str, object]
+) -> None:
     known = {spec.name for spec in tensors}
     unknown = [name for name in given if name not in known]
     if unknown:
@@ -144,30 +184,6 @@ def check_inputs(
         raise InvalidInputError(
             f"model {model!r}: unknown input {unknown[0]!r}; the model's inputs are {listing}"
         )
-    arrays: Arrays = {}
-    rows: int | None = None
-    first = ""
-    for spec in tensors:
-        value = given.get(spec.name)
-        if value is None:
-            if spec.optional:
-                continue
-            raise InvalidInputError(f"{_where(model, spec)} is required")
-        array = _as_array(value, spec, model)
-        _check_one(array, spec, model, batched)
-        if batched:
-            size = int(array.shape[0])
-            if rows is None:
-                rows, first = size, spec.name
-            elif size != rows:
-                raise InvalidInputError(
-                    f"{_where(model, spec)}: batch size {size} differs from input {first!r}'s "
-                    f"batch size {rows}"
-                )
-        arrays[spec.name] = array
-    if batched and rows == 0:
-        raise InvalidInputError(f"model {model!r}: the batch is empty")
-    return arrays, (rows or 1) if batched else 1
 
 
 def join_outputs(parts: Sequence[Arrays]) -> Arrays:
@@ -223,7 +239,7 @@ class TensorPlan:
             arrays, self.rows = check_inputs(
                 self.model, info.served.inputs, self._given, info.max_batch_size > 0
             )
-        outputs = tuple(spec.name for spec in (self.signature.outputs or info.served.outputs))
+        outputs = (self.signature if self.signature.outputs else info.served).output_names
         step = info.max_batch_size
         if step <= 0 or self.rows <= step:  # one request: the hot path
             tensors = tuple(InputTensor(name, array) for name, array in arrays.items())
@@ -241,9 +257,8 @@ class TensorPlan:
     def parse(self, request: InferRequest, response: InferResponse) -> list[Arrays]:
         """The request's outputs as one dict (see the class docs)."""
         outputs = response.outputs
-        missing = [name for name in request.outputs if name not in outputs]
-        if missing:
-            raise ServerError(
-                f"model {response.model_name!r}: response lacks output {missing[0]!r}"
-            )
-        return [dict(outputs)]
+        for name in request.outputs:
+            if name not in outputs:
+                raise ServerError(f"model {response.model_name!r}: response lacks output {name!r}")
+        # The transports build a fresh dict per response: no copy needed.
+        return [outputs if type(outputs) is dict else dict(outputs)]
