@@ -11,7 +11,7 @@ from clients._config import RetryPolicy, Timeouts, TlsOptions
 from clients._core.diagnosis import Diagnosis
 from clients._core.images import ImageInput
 from clients._core.recommendation import Recommendation
-from clients._core.signature import ModelSignature, TensorSpec
+from clients._core.signature import ModelInfo, ModelSignature, TensorSpec
 from clients._core.tensors import TensorValue
 from clients.diagnosis import AsyncImageDiagnosisClient, ImageDiagnosisClient
 from clients.errors import (
@@ -45,6 +45,7 @@ __all__ = [
     "MetadataMismatchError",
     "ModelClient",
     "ModelNotReadyError",
+    "ModelInfo",
     "ModelSignature",
     "QueueFullError",
     "Recommendation",

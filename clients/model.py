@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from clients._config import RetryPolicy, Settings, Timeouts, TlsOptions
-from clients._core.signature import ModelSignature
+from clients._core.signature import ModelInfo, ModelSignature
 from clients._core.tensors import Arrays, TensorPlan, TensorValue, join_outputs
 from clients._lifecycle import AsyncLifecycle, ClientBase, SessionT, SyncLifecycle
 from clients._session import AsyncSession, SyncSession
@@ -103,6 +103,18 @@ class ModelClient(_ModelBase[SyncSession], SyncLifecycle):
         plan = TensorPlan(self._model, self._signature, inputs)
         return join_outputs(self._session.run(plan, timeout_s))
 
+    def model_info(self, *, timeout_s: float | None = None) -> ModelInfo:
+        """Returns what the server says about the model: read on first use, then cached.
+
+        Its ``served`` signature lists every input and output with datatype and shape,
+        and ``max_batch_size`` says whether the first dimension is the batch.
+
+        Raises:
+            MetadataMismatchError: If the model differs from the client's signature.
+            ClientError: Any other subclass for transport or server failures.
+        """
+        return self._session.model_info(self._model, self._signature, timeout_s)
+
 
 class AsyncModelClient(_ModelBase[AsyncSession], AsyncLifecycle):
     """Asyncio twin of :class:`ModelClient`: the same methods, awaited."""
@@ -113,3 +125,7 @@ class AsyncModelClient(_ModelBase[AsyncSession], AsyncLifecycle):
     ) -> Arrays:
         plan = TensorPlan(self._model, self._signature, inputs)
         return join_outputs(await self._session.run(plan, timeout_s))
+
+    @twin_of(ModelClient.model_info)
+    async def model_info(self, *, timeout_s: float | None = None) -> ModelInfo:
+        return await self._session.model_info(self._model, self._signature, timeout_s)

@@ -4,6 +4,7 @@ Every error raised on purpose derives from :class:`LoadTestError`::
 
     LoadTestError
     ├── TargetsError        a targets file or override is malformed (names the field)
+    ├── InputDataError      input data cannot be read or generated (names file, entry, tensor)
     ├── ServerStatsError    Triton's statistics or metrics endpoint could not be read
     ├── RunnerError         the locust subprocess or embedded server could not run
     ├── BenchmarkError      a benchmark step failed (names the model and step)
@@ -15,6 +16,7 @@ from __future__ import annotations
 __all__ = [
     "BenchmarkError",
     "DrillError",
+    "InputDataError",
     "LoadTestError",
     "RunnerError",
     "ServerStatsError",
@@ -36,6 +38,10 @@ class TargetsError(LoadTestError, ValueError):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         super().__init__(f"{field}: {message}" if field else message)
+
+
+class InputDataError(LoadTestError, ValueError):
+    """Input data cannot be read or generated for the model (before any load starts)."""
 
 
 class ServerStatsError(LoadTestError):
