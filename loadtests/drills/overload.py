@@ -8,7 +8,7 @@ The drill starts its own embedded Triton (only the model under test and, for an
 ensemble, its steps). Before the load it measures the capacity: a closed loop of
 ``--capacity-concurrency`` calls for a few seconds. The locust users (the normal load)
 then run for ``--duration``; in the middle, for ``--overload`` seconds (20 by default),
-a generator in the drill adds ``--overload-callers`` (256) back-to-back callers on top
+a generator in the drill adds ``--overload-callers`` (128) back-to-back callers on top
 of them. Shed calls return at once, so the calls offered per second reach several times
 the capacity; each call carries a deadline (``--deadline``, by default half the
 model's p99 target) that the client enforces.
@@ -23,7 +23,13 @@ the dynamic batcher for 500 ms (docs/stall.md).
 On a 2-core host a Python client cannot issue three times what the server serves one
 row at a time, so the generator and the capacity measurement put ``--rows`` user ids in
 each call (the same unit in both, so the ratio is honest): the server, not the client,
-becomes the bottleneck, and the balancer's queue must shed the excess.
+becomes the bottleneck, and the balancer's queue must shed the excess. The offered rate
+is the generator's CPU over its CPU per call, so (``loadtests.drills.flood``) its
+callers run in ``--generator-processes`` worker processes on requests built once, and
+with ``--split-cores`` (the default) the server is pinned to the first half of the
+cores and the generator to the rest, as if the load came from another machine. The
+capacity is measured by the same workers on the same cores: a client short of CPU
+lowers the capacity it measures as much as the load it offers.
 
 It passes when all of these held:
 
@@ -40,19 +46,18 @@ It passes when all of these held:
 from __future__ import annotations
 
 import argparse
-import asyncio
+import os
 import threading
-import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from loadtests.drills import Check, Drill, DrillContext, DrillResult, register
 from loadtests.drills.failover import needed_models
+from loadtests.drills.flood import CallerPool, LoadPlan, Mode, run_callers
 from loadtests.errors import DrillError
 from loadtests.records import Outcome, RequestRecord
 from loadtests.runner import Endpoints
@@ -60,7 +65,14 @@ from loadtests.runner import Endpoints
 if TYPE_CHECKING:
     from serving.lb import Balancer
 
-__all__ = ["MIN_OVERLOAD_RATIO", "RECOVERY_LIMIT_S", "Overload", "process_group_rss_bytes"]
+__all__ = [
+    "MIN_OVERLOAD_RATIO",
+    "RECOVERY_LIMIT_S",
+    "Overload",
+    "pin_process_group",
+    "process_group_rss_bytes",
+    "split_cores",
+]
 
 MIN_OVERLOAD_RATIO = 3.0
 """Offered load during the overload, at least, in multiples of the measured capacity."""
@@ -74,162 +86,70 @@ _MEMORY_POLL_S = 0.5
 _PAGE_BYTES = 4096
 _HUNG_SLACK_S = 2.0
 _CAPACITY_CALL_BOUND_S = 30.0
+_START_SLACK_S = 60.0
 _DEADLINE_SHARE_OF_P99 = 0.5
-_DISTINCT_INPUTS = 64
 #: Balancer settings (docs/stall.md: chosen by the drill's measured figures).
 DEFAULT_MAX_IN_FLIGHT = 8
 DEFAULT_QUEUE_TIMEOUT_MS = 25
+DEFAULT_GENERATOR_PROCESSES = 2
+#: Enough to keep the generator's core busy; more only lengthens its event loops' lag
+#: (HTTP, measured: 128 callers offered 1,611 calls/s, 256 1,194 and 512 852).
+DEFAULT_OVERLOAD_CALLERS = 128
 
 
-def process_group_rss_bytes(pgid: int) -> int:
-    """Resident memory of every process in process group ``pgid`` (Linux /proc)."""
-    total = 0
+def _group_pids(pgid: int) -> Iterator[int]:
+    """The processes of process group ``pgid`` (Linux /proc)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2:].split()
-            if int(fields[2]) == pgid:
-                total += int(fields[21]) * _PAGE_BYTES
+            if int(stat[stat.rindex(")") + 2:].split()[2]) == pgid:
+                yield int(entry.name)
+        except (OSError, ValueError, IndexError):
+            continue
+
+
+def process_group_rss_bytes(pgid: int) -> int:
+    """Resident memory of every process in process group ``pgid`` (Linux /proc)."""
+    total = 0
+    for pid in _group_pids(pgid):
+        try:
+            total += int((Path("/proc") / str(pid) / "statm").read_text().split()[1]) \
+                * _PAGE_BYTES
         except (OSError, ValueError, IndexError):
             continue
     return total
 
 
-@dataclass
-class _Generated:
-    """What the overload generator saw."""
+def pin_process_group(pgid: int, cpus: Sequence[int]) -> int:
+    """Pin every thread of every process in group ``pgid`` to ``cpus``; return the count.
 
-    offered: int = 0
-    ok: int = 0
-    shed: int = 0
-    failed: int = 0
-    accepted_ms: list[float] = field(default_factory=list)
-    max_ms: float = 0.0
-    errors: list[str] = field(default_factory=list)
-
-
-def _client_module(protocol: str) -> Any:
-    if protocol == "grpc":
-        import tritonclient.grpc.aio as module
-    else:
-        import tritonclient.http.aio as module
-    return module
-
-
-def _is_shed(error: BaseException) -> bool:
-    text = str(error)
-    return ("UNAVAILABLE" in text or "503" in text or "queue" in text.lower()
-            or "Request timeout expired" in text)
-
-
-class _Generator:
-    """Calls of ``rows`` user ids each, from concurrent back-to-back callers."""
-
-    def __init__(self, protocol: str, address: str, model: str, rows: int,
-                 deadline_s: float) -> None:
-        self.protocol = protocol
-        self.address = address
-        self.model = model
-        self.rows = rows
-        self.deadline_s = deadline_s
-        self._module = _client_module(protocol)
-        import tritonclient.grpc as grpc_types
-        import tritonclient.http as http_types
-
-        self._types = grpc_types if protocol == "grpc" else http_types
-        self._built: dict[int, list[Any]] = {}
-
-    def _inputs(self, call: int) -> list[Any]:
-        # Built once per distinct set of ids: building a request costs the client CPU that
-        # the offered rate needs (the client, not the server, is the limit on 2 cores).
-        key = call % _DISTINCT_INPUTS
-        if key not in self._built:
-            ids = (np.arange(self.rows, dtype=np.int64) + key * self.rows) % 5000
-            tensor = self._types.InferInput("user_id", [self.rows, 1], "INT64")
-            tensor.set_data_from_numpy(ids.reshape(self.rows, 1))
-            self._built[key] = [tensor]
-        return self._built[key]
-
-    def _outputs(self) -> list[Any]:
-        if self.protocol == "grpc":
-            return [self._types.InferRequestedOutput(name) for name in ("item_ids", "scores")]
-        return [self._types.InferRequestedOutput(name, binary_data=True)
-                for name in ("item_ids", "scores")]
-
-    async def _call(self, client: Any, call: int, result: _Generated, *,
-                    with_deadline: bool = True) -> None:
-        started = time.monotonic()
-        # The deadline travels with the call (Triton's request timeout): work still queued
-        # past it is dropped by the server instead of delaying the calls behind it.
-        server_timeout_us = int(self.deadline_s * 1e6) if with_deadline else None
-        bound_s = self.deadline_s + _HUNG_SLACK_S if with_deadline else _CAPACITY_CALL_BOUND_S
+    Threads (and stub processes) the group starts later inherit the pinning.
+    """
+    pinned = 0
+    for pid in _group_pids(pgid):
         try:
-            request = client.infer(self.model, self._inputs(call), outputs=self._outputs(),
-                                   timeout=server_timeout_us,
-                                   **({"client_timeout": bound_s} if self.protocol == "grpc"
-                                      else {}))
-            await asyncio.wait_for(request, bound_s + _HUNG_SLACK_S)
-        except Exception as error:
-            elapsed_ms = (time.monotonic() - started) * 1000.0
-            if _is_shed(error) and not isinstance(error, asyncio.TimeoutError):
-                result.shed += 1
-            else:
-                result.failed += 1
-                if len(result.errors) < 5:
-                    result.errors.append(f"{type(error).__name__}: {error}"[:200])
-        else:
-            elapsed_ms = (time.monotonic() - started) * 1000.0
-            result.ok += 1
-            result.accepted_ms.append(elapsed_ms)
-        result.max_ms = max(result.max_ms, elapsed_ms)
+            tasks = [int(t.name) for t in (Path("/proc") / str(pid) / "task").iterdir()]
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                os.sched_setaffinity(tid, set(cpus))
+                pinned += 1
+            except OSError:
+                continue
+    return pinned
 
-    def _client(self) -> Any:
-        if self.protocol == "grpc":
-            return self._module.InferenceServerClient(self.address)
-        return self._module.InferenceServerClient(self.address, conn_limit=1024,
-                                                  conn_timeout=_CAPACITY_CALL_BOUND_S)
 
-    async def closed_loop(self, concurrency: int, window_s: float) -> float:
-        """Calls per second served by ``concurrency`` callers back to back for ``window_s``."""
-        client = self._client()
-        result = _Generated()
-        end = time.monotonic() + window_s
-        counter = iter(range(10**9))
-
-        async def caller() -> None:
-            while time.monotonic() < end:
-                await self._call(client, next(counter), result, with_deadline=False)
-
-        try:
-            started = time.monotonic()
-            await asyncio.gather(*(caller() for _ in range(concurrency)))
-            elapsed = time.monotonic() - started
-        finally:
-            await client.close()
-        if result.failed:
-            raise DrillError(f"capacity measurement failed: {result.errors[:2]}")
-        return result.ok / elapsed
-
-    async def flood(self, callers: int, window_s: float) -> _Generated:
-        """``callers`` back-to-back callers for ``window_s``: a shed call returns at once,
-        so the offered rate (calls started per second) far exceeds what is served."""
-        client = self._client()
-        result = _Generated()
-        end = time.monotonic() + window_s
-        counter = iter(range(10**9))
-
-        async def caller() -> None:
-            while time.monotonic() < end:
-                result.offered += 1
-                await self._call(client, next(counter), result)
-
-        try:
-            await asyncio.gather(*(caller() for _ in range(callers)))
-        finally:
-            await client.close()
-        return result
+def split_cores(cores: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """The server's cores and the generator's: the first half and the rest, or None on
+    a host of one core."""
+    ordered = tuple(sorted(cores))
+    if len(ordered) < 2:
+        return None
+    half = len(ordered) // 2
+    return ordered[:half], ordered[half:]
 
 
 def _completion_rate(records: Sequence[RequestRecord], start_s: float, end_s: float) -> float:
@@ -266,13 +186,19 @@ class Overload(Drill):
     default_users = 4
     default_duration_s = 40.0
     _balancer: Balancer | None = None
+    _flood: CallerPool | None = None
+    _generator_cpus: tuple[int, ...] = ()
+
+    def __init__(self) -> None:
+        self._pools = ExitStack()
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The overload's size, length and bounds."""
         parser.add_argument("--overload", dest="overload_s", type=float, default=20.0,
                             metavar="SECONDS", help="length of the overload (default 20)")
-        parser.add_argument("--overload-callers", type=int, default=256,
-                            help="concurrent callers of the overload generator (default 256)")
+        parser.add_argument("--overload-callers", type=int, default=DEFAULT_OVERLOAD_CALLERS,
+                            help="concurrent callers of the overload generator (default "
+                            f"{DEFAULT_OVERLOAD_CALLERS})")
         parser.add_argument("--rows", type=int, default=64,
                             help="user ids per generated call (default 64)")
         parser.add_argument("--deadline", dest="deadline_s", type=float, default=None,
@@ -281,6 +207,16 @@ class Overload(Drill):
                             "target); a call still unanswered 2 s after it has hung")
         parser.add_argument("--capacity-concurrency", type=int, default=16,
                             help="callers of the capacity measurement (default 16)")
+        parser.add_argument("--generator-processes", type=int,
+                            default=DEFAULT_GENERATOR_PROCESSES,
+                            help="worker processes the generator's callers (and the "
+                            "capacity measurement's) are spread over (default "
+                            f"{DEFAULT_GENERATOR_PROCESSES})")
+        parser.add_argument("--split-cores", action=argparse.BooleanOptionalAction,
+                            default=True,
+                            help="pin the server to the first half of the cores and the "
+                            "generator (capacity measurement included) to the rest, as if "
+                            "the load came from another machine (default on; off: share)")
         parser.add_argument("--max-memory-growth", type=float, default=1.5,
                             help="peak RSS during the overload / RSS before (default 1.5)")
         parser.add_argument("--max-in-flight", type=int, default=DEFAULT_MAX_IN_FLIGHT,
@@ -302,6 +238,11 @@ class Overload(Drill):
                              f"{ctx.options.duration_s:g} s, got {args.overload_s:g}")
         if not 1 <= args.overload_callers <= 4096:
             raise DrillError(f"--overload-callers: must be 1-4096, got {args.overload_callers}")
+        if not 1 <= args.generator_processes <= min(64, args.overload_callers,
+                                                    args.capacity_concurrency):
+            raise DrillError(f"--generator-processes: must be 1-64 and at most "
+                             f"--overload-callers and --capacity-concurrency, got "
+                             f"{args.generator_processes}")
         if not 1 <= args.rows <= 64:
             raise DrillError(f"--rows: must be 1-64, got {args.rows}")
         if args.deadline_s is None:
@@ -340,6 +281,7 @@ class Overload(Drill):
             except ServingError as exc:
                 raise DrillError(f"embedded server: {exc}") from exc
             ctx.server = server
+            self._split_cores(ctx)
             try:
                 balancer = Balancer(
                     [ReplicaAddress("triton", LOOPBACK, server.http_port, server.grpc_port)],
@@ -352,33 +294,67 @@ class Overload(Drill):
                 self._balancer = balancer
                 try:
                     host = balancer.grpc_url if options.protocol == "grpc" else balancer.http_url
-                    yield Endpoints(host, server.http_url, server.metrics_url)
+                    with self._pools:
+                        yield Endpoints(host, server.http_url, server.metrics_url)
                 finally:
+                    self._flood = None
                     balancer.close()
             finally:
                 server.stop()
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _generator(self, ctx: DrillContext) -> _Generator:
+    def _split_cores(self, ctx: DrillContext) -> None:
+        """Pin the server to half the cores and the generator to the rest (--split-cores)."""
+        split = split_cores(sorted(os.sched_getaffinity(0))) if ctx.args.split_cores else None
+        if split is None or ctx.server is None or ctx.server.pid is None:
+            ctx.details["cores"] = {"split": False}
+            return
+        server_cpus, self._generator_cpus = split
+        threads = pin_process_group(ctx.server.pid, server_cpus)
+        ctx.details["cores"] = {"split": True, "server": list(server_cpus),
+                                "generator": list(self._generator_cpus),
+                                "server_threads_pinned": threads}
+        ctx.log(f"server pinned to cores {list(server_cpus)} ({threads} threads), "
+                f"generator to {list(self._generator_cpus)}")
+
+    def _plan(self, ctx: DrillContext) -> LoadPlan:
         balancer = self._balancer
         if balancer is None:
             raise DrillError("the balancer is not started")
         url = balancer.grpc_url if ctx.options.protocol == "grpc" else balancer.http_url
-        address = url.split("://", 1)[1]
-        return _Generator(ctx.options.protocol, address, ctx.options.model, ctx.args.rows,
-                          ctx.args.deadline_s)
+        return LoadPlan(ctx.options.protocol, url.split("://", 1)[1], ctx.options.model,
+                        ctx.args.rows, ctx.args.deadline_s, _HUNG_SLACK_S,
+                        _CAPACITY_CALL_BOUND_S, self._generator_cpus)
 
     def prepare(self, ctx: DrillContext) -> None:
-        """Measure the capacity in calls of ``--rows`` user ids, before any other load."""
-        concurrency = ctx.args.capacity_concurrency
-        capacity = asyncio.run(self._generator(ctx).closed_loop(concurrency, _CAPACITY_WINDOW_S))
+        """Measure the capacity in calls of ``--rows`` user ids, before any other load.
+
+        The same worker processes as the overload's measure it, so a client short of CPU
+        lowers the offered load and the capacity alike, never the capacity alone.
+        """
+        args = ctx.args
+        measured = run_callers(self._plan(ctx), Mode.CLOSED_LOOP, args.capacity_concurrency,
+                               _CAPACITY_WINDOW_S, args.generator_processes)
+        if measured.failed or not measured.ok:
+            raise DrillError(f"capacity measurement failed: {measured.errors[:2]}")
+        capacity = measured.ok / max(measured.elapsed_s, 1e-9)
         ctx.details["capacity"] = {"calls_per_s": round(capacity, 1),
-                                   "rows_per_call": ctx.args.rows,
-                                   "rows_per_s": round(capacity * ctx.args.rows, 1),
-                                   "concurrency": concurrency,
+                                   "rows_per_call": args.rows,
+                                   "rows_per_s": round(capacity * args.rows, 1),
+                                   "concurrency": args.capacity_concurrency,
+                                   "processes": measured.processes,
+                                   "shed": measured.shed,
+                                   "cpu_ms_per_call": round(
+                                       1000.0 * measured.cpu_s / max(measured.offered, 1), 3),
                                    "window_s": _CAPACITY_WINDOW_S}
-        ctx.log(f"measured capacity: {capacity:.0f} calls/s of {ctx.args.rows} rows")
+        ctx.log(f"measured capacity: {capacity:.0f} calls/s of {args.rows} rows")
+        # The overload's workers get ready now (a few seconds on a busy host), before the
+        # normal load starts, and wait idle until the overload begins.
+        self._flood = self._pools.enter_context(CallerPool(
+            self._plan(ctx), Mode.FLOOD, args.overload_callers, args.overload_s,
+            args.generator_processes,
+            start_within_s=ctx.options.duration_s + _START_SLACK_S))
 
     def run(self, ctx: DrillContext) -> None:
         """Normal load, overload on top of it, normal load again; watch memory."""
@@ -392,6 +368,9 @@ class Overload(Drill):
             while not stop.wait(_MEMORY_POLL_S):
                 peak["rss"] = max(peak["rss"], process_group_rss_bytes(server.pid or -1))
 
+        pool = self._flood
+        if pool is None:
+            raise DrillError("the overload generator is not ready (prepare() was not run)")
         with ctx.timeline.phase("before"):
             ctx.hold(max(0.0, before_s - 1.0))
             rss_before = process_group_rss_bytes(server.pid or -1)
@@ -400,9 +379,9 @@ class Overload(Drill):
         watcher.start()
         try:
             with ctx.timeline.phase("overload"):
-                ctx.timeline.mark(f"overload: {args.overload_callers} callers", kind="overload")
-                generated = asyncio.run(self._generator(ctx).flood(args.overload_callers,
-                                                                   args.overload_s))
+                ctx.timeline.mark(f"overload: {args.overload_callers} callers in "
+                                  f"{args.generator_processes} processes", kind="overload")
+                generated = pool.run()
         finally:
             stop.set()
             watcher.join(5.0)
@@ -411,7 +390,7 @@ class Overload(Drill):
         offered_rps = generated.offered / args.overload_s
         accepted = np.asarray(generated.accepted_ms) if generated.accepted_ms else None
         ctx.details["generator"] = {
-            "callers": args.overload_callers,
+            "callers": args.overload_callers, "processes": generated.processes,
             "offered_calls_per_s": round(offered_rps, 1),
             "offered_over_capacity": round(offered_rps / ctx.details["capacity"]["calls_per_s"],
                                            2),
@@ -419,7 +398,10 @@ class Overload(Drill):
             "failed": generated.failed,
             "accepted_p99_ms": None if accepted is None else round(float(
                 np.percentile(accepted, 99)), 1),
-            "max_ms": round(generated.max_ms, 1), "errors": generated.errors,
+            "max_ms": round(generated.max_ms, 1),
+            "cpu_s": round(generated.cpu_s, 2),
+            "cpu_ms_per_call": round(1000.0 * generated.cpu_s / max(generated.offered, 1), 3),
+            "errors": generated.errors,
         }
         ctx.details["memory"] = {"rss_before_mib": round(rss_before / 2**20, 1),
                                  "rss_peak_mib": round(peak["rss"] / 2**20, 1)}
