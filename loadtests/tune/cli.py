@@ -10,6 +10,7 @@ from loadtests.tune.runner import (
     PROTOCOLS,
     TuneOptions,
     parse_int_list,
+    parse_queue_policy,
     parse_switches,
     run_tune,
 )
@@ -94,6 +95,12 @@ def add_tune_parser(
     space.add_argument("--max-batch-sizes", default=None, metavar="N,N",
                        help="max_batch_size caps, at most the spec's (default: the spec's "
                             "and a quarter of it)")
+    space.add_argument("--queue-policies", action="append", default=None,
+                       metavar="none|KEY=VALUE,...",
+                       help="a batcher queue policy, repeatable: 'none', or keys "
+                            "max_queue_size, default_timeout_us, allow_timeout_override, "
+                            "timeout_action (default: none, and the spec's if it has one; "
+                            "most policies stall Triton 2.51's batcher: docs/stall.md)")
     load = tune.add_argument_group("measurement")
     load.add_argument("--concurrency", default=None, metavar="N,N",
                       help="client concurrencies swept per trial, rising (default: "
@@ -130,6 +137,8 @@ def _options(args: argparse.Namespace) -> TuneOptions:
         max_queue_delays_us=ints(args.max_queue_delays_us, "max_queue_delays_us"),
         preferred_batch_sizes=preferred,
         max_batch_sizes=ints(args.max_batch_sizes, "max_batch_sizes"),
+        queue_policies=None if args.queue_policies is None
+        else tuple(parse_queue_policy(text) for text in args.queue_policies),
     )
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from google.protobuf import json_format
 from tritonclient.grpc import model_config_pb2 as mc
 
-from generator.spec import InstanceKind
+from generator.spec import InstanceKind, QueuePolicy, TimeoutAction
 from loadtests.tune.errors import ModelControlError, TuneError
 from loadtests.tune.space import Candidate
 from serving.release import ReleaseInputError, RepositoryApi, RepositoryApiError
@@ -63,14 +63,28 @@ def candidate_from_config(config: mc.ModelConfig) -> Candidate:
         preferred_batch_sizes=tuple(int(s) for s in config.dynamic_batching.preferred_batch_size),
         max_batch_size=int(config.max_batch_size),
         kind=kind,
+        queue_policy=_queue_policy(config.dynamic_batching) if batching else None,
     ).canonical()
+
+
+def _queue_policy(batching: mc.ModelDynamicBatching) -> QueuePolicy | None:
+    if not batching.HasField("default_queue_policy"):
+        return None
+    policy = batching.default_queue_policy
+    return QueuePolicy(
+        timeout_action=TimeoutAction(mc.ModelQueuePolicy.TimeoutAction.Name(
+            policy.timeout_action)),
+        default_timeout_microseconds=int(policy.default_timeout_microseconds),
+        allow_timeout_override=bool(policy.allow_timeout_override),
+        max_queue_size=int(policy.max_queue_size))
 
 
 def apply_candidate(config: mc.ModelConfig, candidate: Candidate) -> mc.ModelConfig:
     """Return a copy of ``config`` with the candidate's knobs set.
 
-    Instance groups are replaced by one group of the candidate's kind and count; other
-    dynamic-batching fields (priorities, queue policies) are kept when batching stays on.
+    Instance groups are replaced by one group of the candidate's kind and count; the
+    ``default_queue_policy`` is the candidate's (cleared for none); other dynamic-batching
+    fields (priority levels and their policies) are kept when batching stays on.
     """
     result = mc.ModelConfig()
     result.CopyFrom(config)
@@ -84,6 +98,15 @@ def apply_candidate(config: mc.ModelConfig, candidate: Candidate) -> mc.ModelCon
         batching.max_queue_delay_microseconds = candidate.max_queue_delay_us
         del batching.preferred_batch_size[:]
         batching.preferred_batch_size.extend(candidate.preferred_batch_sizes)
+        batching.ClearField("default_queue_policy")
+        policy = candidate.queue_policy
+        if policy is not None:
+            queue = batching.default_queue_policy
+            queue.timeout_action = mc.ModelQueuePolicy.TimeoutAction.Value(
+                policy.timeout_action.value)
+            queue.default_timeout_microseconds = policy.default_timeout_microseconds
+            queue.allow_timeout_override = policy.allow_timeout_override
+            queue.max_queue_size = policy.max_queue_size
     else:
         result.ClearField("dynamic_batching")
     return result

@@ -23,13 +23,15 @@ from generator.loader import load_specs
 from generator.spec import InstanceKind, ModelSpec
 from generator.templates import render_template
 from loadtests.tune.errors import TuneError
-from loadtests.tune.space import Candidate
+from loadtests.tune.space import Candidate, queue_policy_dict
 
 __all__ = ["SpecPatch", "apply_patch", "build_patch"]
 
 _TEMPLATE = Path(__file__).parent / "templates" / "spec_patch.py.j2"
 _IMPORTS = {
     "DynamicBatching": "generator.spec",
+    "QueuePolicy": "generator.spec",
+    "TimeoutAction": "generator.spec",
     "cpu_instances": "generator.presets",
     "gpu_instances": "generator.presets",
 }
@@ -60,12 +62,15 @@ class SpecPatch:
 def build_patch(model: str, candidate: Candidate, spec_max_batch_size: int) -> SpecPatch:
     """The patch that sets ``candidate`` in a spec whose ``max_batch_size`` is given.
 
-    ``max_batch_size`` is only part of the patch when the winner changes it.
+    ``max_batch_size`` is only part of the patch when the winner changes it. The queue
+    policy always is (``default_queue_policy=None`` for none), so the patched spec is the
+    config that was measured, not the spec's policy on top of it.
     """
     text = render_template(_TEMPLATE, {
         "batching": candidate.dynamic_batching,
         "preferred": list(candidate.preferred_batch_sizes),
         "delay_us": candidate.max_queue_delay_us,
+        "policy": queue_policy_dict(candidate.queue_policy),
         "gpu": candidate.kind is InstanceKind.GPU,
         "count": candidate.instance_count,
         "max_batch_size": (None if candidate.max_batch_size == spec_max_batch_size
@@ -75,7 +80,8 @@ def build_patch(model: str, candidate: Candidate, spec_max_batch_size: int) -> S
         (keyword.strip(), value.strip())
         for keyword, value in (line.split("=", 1) for line in text.splitlines() if line.strip())
     )
-    used = {name for name in _IMPORTS if any(name + "(" in value for _, value in keywords)}
+    used = {name for name in _IMPORTS
+            if any(name + "(" in value or name + "." in value for _, value in keywords)}
     imports = tuple(sorted((_IMPORTS[name], name) for name in used))
     return SpecPatch(model, keywords, imports)
 
@@ -126,8 +132,9 @@ def _keyword_edits(call: ast.Call, keywords: Sequence[tuple[str, str]], data: by
                    starts: Sequence[int]) -> list[_Edit]:
     """Edits that set ``keywords`` on ``call``: replace existing values, append the rest.
 
-    A ``dynamic_batching=DynamicBatching(...)`` that stays on is edited inside, so its
-    other arguments (queue policies, priorities) are kept.
+    A ``dynamic_batching=DynamicBatching(...)`` that stays on is edited inside: the
+    keywords of the patch (the queue policy among them) get their values, its other
+    arguments (priority levels and their policies) are kept.
     """
     def at(line: int, column: int) -> int:
         return starts[line - 1] + column
@@ -198,6 +205,7 @@ def _check_spec(spec: ModelSpec, candidate: Candidate) -> list[str]:
     if candidate.dynamic_batching != (batching is not None) or (batching is not None and (
         tuple(batching.preferred_batch_size) != candidate.preferred_batch_sizes
         or batching.max_queue_delay_microseconds != candidate.max_queue_delay_us
+        or batching.default_queue_policy != candidate.queue_policy
     )):
         problems.append(f"dynamic_batching is {batching!r}")
     groups = [(g.kind, g.count) for g in spec.instance_groups]

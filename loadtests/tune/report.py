@@ -17,7 +17,7 @@ from typing import Any
 from generator.layout import write_bytes_atomic, write_text_atomic
 from loadtests.targets import Measured, TargetVerdict
 from loadtests.tune.search import SearchOutcome, pareto_front
-from loadtests.tune.space import Candidate, HostInfo, SearchSpace
+from loadtests.tune.space import Candidate, HostInfo, SearchSpace, queue_policy_label
 from loadtests.tune.sweep import TrialResult
 
 __all__ = [
@@ -185,6 +185,13 @@ class TuneReport:
             "trial_ratio": quick.trial_count / brute.trial_count if brute.trial_count else None,
         }
 
+    def queue_policy_trade(self) -> list[dict[str, Any]]:
+        """:func:`queue_policy_trade` over the baseline and every trial of both searches."""
+        trials = [self.baseline, *self.search.trials]
+        if self.comparison is not None:
+            trials += self.comparison.trials
+        return queue_policy_trade(trials)
+
     def as_dict(self) -> dict[str, Any]:
         """Return the JSON document written as ``report.json``."""
         winner = None
@@ -207,6 +214,7 @@ class TuneReport:
             "search": self.search.as_dict(),
             "comparison": comparison,
             "quick_vs_brute": self.quick_vs_brute(),
+            "queue_policy_trade": self.queue_policy_trade(),
             "verification": None if self.verification is None else self.verification.as_dict(),
             "verified": self.verified,
             "restored": self.restored,
@@ -215,6 +223,40 @@ class TuneReport:
             "notes": list(self.notes),
             "elapsed_s": self.elapsed_s,
         }
+
+
+def _step_at(trial: TrialResult) -> Any:
+    return next((s for s in trial.steps if s.concurrency == trial.concurrency), None)
+
+
+def queue_policy_trade(trials: Sequence[TrialResult]) -> list[dict[str, Any]]:
+    """Per queue policy measured, its best trial and what it shed: the trade the report
+    states between refusing work (a queue policy) and throughput and p99.
+
+    A trial's best is the feasible one with the most throughput, else the lowest p99.
+    ``shed_ratio`` is the failed share of every call of the policy's trials (a full queue
+    answers at once, and the tuner's client counts it as failed); ``best_step_error_ratio``
+    is that share at the best trial's step.
+    """
+    groups: dict[str, list[TrialResult]] = {}
+    for trial in trials:
+        if trial.error is None and trial.candidate.dynamic_batching:
+            groups.setdefault(queue_policy_label(trial.candidate.queue_policy), []).append(trial)
+    rows = []
+    for label, group in groups.items():
+        best = min(group, key=lambda t: (not t.feasible, -t.throughput_rps,
+                                         t.p99_ms if t.p99_ms is not None else float("inf")))
+        requests = sum(s.requests for t in group for s in t.steps)
+        failures = sum(s.failures for t in group for s in t.steps)
+        step = _step_at(best)
+        rows.append({
+            "queue_policy": label, "trials": len(group), "best": best.candidate.label,
+            "feasible": best.feasible, "throughput_rps": best.throughput_rps,
+            "p99_ms": best.p99_ms,
+            "best_step_error_ratio": None if step is None else step.error_ratio,
+            "shed_ratio": failures / requests if requests else None,
+        })
+    return rows
 
 
 def _num(value: float | None, digits: int = 1) -> str:
@@ -282,6 +324,25 @@ def render_markdown(report: TuneReport) -> str:
                           f"quick / brute throughput {_num(versus['head_to_head_ratio'], 3)}"
                           + (" (the same config)" if versus["head_to_head"]["same_config"]
                              else "") + "."]
+    trade = r.queue_policy_trade()
+    if len(trade) > 1 or any(row["queue_policy"] != "no queue policy" for row in trade):
+        lines += ["", "## Queue policy: shedding against throughput and p99", "",
+                  "A queue policy refuses the work beyond `max_queue_size` (or past its "
+                  "timeout) at once instead of queueing it: the shed share below. On Triton "
+                  "2.51 `max_queue_size`, a timeout or `allow_timeout_override` also turns "
+                  "batch prefetching off and the batcher stalls up to 500 ms "
+                  "(docs/stall.md), which the p99 and throughput show. Without a policy, "
+                  "shed at the balancer (HAProxy `maxconn` + `timeout queue`).", "",
+                  "| queue policy | trials | best config | meets target | rps | p99 ms | "
+                  "errors at best step | shed, all steps |", "|---|---|---|---|---|---|---|---|"]
+        for row in trade:
+            ratio = row["best_step_error_ratio"]
+            shed = row["shed_ratio"]
+            lines.append(f"| {row['queue_policy']} | {row['trials']} | {row['best']} | "
+                         f"{'yes' if row['feasible'] else 'no'} | "
+                         f"{row['throughput_rps']:.1f} | {_num(row['p99_ms'], 2)} | "
+                         f"{'n/a' if ratio is None else f'{ratio:.2%}'} | "
+                         f"{'n/a' if shed is None else f'{shed:.2%}'} |")
     if r.verification is not None:
         v = r.verification
         m = v.measured

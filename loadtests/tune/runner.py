@@ -19,6 +19,7 @@ from pathlib import Path
 from tritonclient.grpc import model_config_pb2 as mc
 
 from generator.layout import CONFIG_FILENAME
+from generator.spec import QueuePolicy, TimeoutAction
 from loadtests.targets import Measured, evaluate_targets, load_targets, targets_for
 from loadtests.tune.checks import CandidateChecker
 from loadtests.tune.control import (
@@ -81,6 +82,7 @@ class TuneOptions:
         max_queue_delays_us: Narrow the queue delays.
         preferred_batch_sizes: Narrow the preferred-size sets.
         max_batch_sizes: Narrow the max_batch_size caps.
+        queue_policies: Narrow the queue policies (None for none).
     """
 
     model: str
@@ -106,6 +108,7 @@ class TuneOptions:
     max_queue_delays_us: tuple[int, ...] | None = None
     preferred_batch_sizes: tuple[tuple[int, ...], ...] | None = None
     max_batch_sizes: tuple[int, ...] | None = None
+    queue_policies: tuple[QueuePolicy | None, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.model not in TUNABLE_MODELS:
@@ -362,6 +365,7 @@ def tune_model(options: TuneOptions, controller: ModelController, probe: LoadPro
             preferred_batch_sizes=options.preferred_batch_sizes,
             max_batch_sizes=options.max_batch_sizes,
             min_max_batch_size=max((w.batch_size for w in original.model_warmup), default=1),
+            queue_policies=options.queue_policies,
         )
         table = load_targets(options.targets)
         max_error = targets_for(table, options.model).max_error_ratio
@@ -507,3 +511,41 @@ def parse_switches(values: Sequence[str]) -> tuple[bool, ...]:
     except KeyError as exc:
         raise TuneError(f"dynamic_batching: expected on and/or off, got {exc.args[0]!r}") \
             from exc
+
+
+_QUEUE_POLICY_KEYS = ("max_queue_size", "default_timeout_us", "allow_timeout_override",
+                      "timeout_action")
+
+
+def parse_queue_policy(text: str) -> QueuePolicy | None:
+    """Parse one ``--queue-policies`` value: ``none``, or ``KEY=VALUE,...`` with keys
+    ``max_queue_size``, ``default_timeout_us``, ``allow_timeout_override`` (true/false)
+    and ``timeout_action`` (REJECT/DELAY).
+
+    Raises:
+        TuneError: An unknown key or a malformed value; the message names it.
+    """
+    if text.strip().lower() == "none":
+        return None
+    fields: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or key not in _QUEUE_POLICY_KEYS:
+            raise TuneError(f"queue_policies: expected 'none' or KEY=VALUE pairs with keys "
+                            f"{', '.join(_QUEUE_POLICY_KEYS)}, got {part!r}")
+        fields[key] = value.strip()
+    try:
+        override = fields.get("allow_timeout_override", "false").lower()
+        if override not in ("true", "false"):
+            raise ValueError(f"allow_timeout_override must be true or false, got {override!r}")
+        policy = QueuePolicy(
+            timeout_action=TimeoutAction(fields.get("timeout_action", "REJECT").upper()),
+            default_timeout_microseconds=int(fields.get("default_timeout_us", "0")),
+            allow_timeout_override=override == "true",
+            max_queue_size=int(fields.get("max_queue_size", "0")))
+    except ValueError as exc:
+        raise TuneError(f"queue_policies: {text!r}: {exc}") from exc
+    if policy.max_queue_size < 0 or policy.default_timeout_microseconds < 0:
+        raise TuneError(f"queue_policies: {text!r}: sizes and timeouts must be >= 0")
+    return policy

@@ -213,8 +213,9 @@ def brute_search(space: SearchSpace, evaluate: Evaluate, max_trials: int | None 
 
 _VISIT_ORDER = tuple(DIMENSIONS.index(name) for name in (
     "instance_count", "max_queue_delay_us", "preferred_batch_sizes", "max_batch_size",
-    "dynamic_batching"))
-"""Quick search tunes the batcher before it tries switching the batcher off."""
+    "queue_policy", "dynamic_batching"))
+"""Quick search tunes the batcher (its queue policy last) before it tries switching the
+batcher off."""
 
 
 class _BudgetSpent(Exception):

@@ -1,7 +1,8 @@
 """The search space: the serving knobs a trial sets, and the grid they span.
 
 A :class:`Candidate` is one point: instance count and kind, dynamic batching on or off,
-``max_queue_delay_microseconds``, preferred batch sizes and the ``max_batch_size`` cap.
+``max_queue_delay_microseconds``, preferred batch sizes, the ``max_batch_size`` cap and
+the batcher's queue policy (none, or a :class:`generator.spec.QueuePolicy`).
 A :class:`SearchSpace` holds the values tried per dimension; :meth:`SearchSpace.grid`
 lists every valid, distinct candidate in a stable order. With batching off the batching
 knobs do not matter, so those points collapse into one candidate.
@@ -19,7 +20,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
-from generator.spec import InstanceKind
+from generator.spec import InstanceKind, QueuePolicy
 from loadtests.tune.errors import TuneError
 
 __all__ = [
@@ -31,6 +32,9 @@ __all__ = [
     "SearchSpace",
     "detect_host",
     "host_space",
+    "queue_policy_dict",
+    "queue_policy_from_dict",
+    "queue_policy_label",
 ]
 
 DIMENSIONS: tuple[str, ...] = (
@@ -39,8 +43,9 @@ DIMENSIONS: tuple[str, ...] = (
     "max_queue_delay_us",
     "preferred_batch_sizes",
     "max_batch_size",
+    "queue_policy",
 )
-"""The dimensions of a space, in the order quick search visits them."""
+"""The dimensions of a space (:meth:`SearchSpace.points` order)."""
 
 DEFAULT_QUEUE_DELAYS_US: tuple[int, ...] = (0, 500, 2000)
 """Queue delays tried by default, besides the spec's own."""
@@ -49,7 +54,50 @@ Point = tuple[int, ...]
 """Indices into each dimension's values, in :data:`DIMENSIONS` order."""
 
 
-@dataclass(frozen=True, order=True)
+def queue_policy_label(policy: QueuePolicy | None) -> str:
+    """A short description, e.g. ``queue max 256, timeout 5000000 us, override``."""
+    if policy is None:
+        return "no queue policy"
+    parts = [f"max {policy.max_queue_size}" if policy.max_queue_size else "unbounded"]
+    if policy.default_timeout_microseconds:
+        parts.append(f"timeout {policy.default_timeout_microseconds} us "
+                     f"{policy.timeout_action.value.lower()}")
+    if policy.allow_timeout_override:
+        parts.append("override")
+    return "queue " + ", ".join(parts)
+
+
+def queue_policy_dict(policy: QueuePolicy | None) -> dict[str, Any] | None:
+    """A JSON-ready dict of ``policy`` (None for none)."""
+    if policy is None:
+        return None
+    return {"max_queue_size": policy.max_queue_size,
+            "default_timeout_microseconds": policy.default_timeout_microseconds,
+            "allow_timeout_override": policy.allow_timeout_override,
+            "timeout_action": policy.timeout_action.value}
+
+
+def queue_policy_from_dict(data: Mapping[str, Any] | None) -> QueuePolicy | None:
+    """Inverse of :func:`queue_policy_dict`.
+
+    Raises:
+        TuneError: A value is malformed.
+    """
+    if data is None:
+        return None
+    from generator.spec import TimeoutAction
+
+    try:
+        return QueuePolicy(
+            timeout_action=TimeoutAction(data.get("timeout_action", "REJECT")),
+            default_timeout_microseconds=int(data.get("default_timeout_microseconds", 0)),
+            allow_timeout_override=bool(data.get("allow_timeout_override", False)),
+            max_queue_size=int(data.get("max_queue_size", 0)))
+    except (TypeError, ValueError) as exc:
+        raise TuneError(f"queue_policy: malformed {dict(data)!r}: {exc}") from exc
+
+
+@dataclass(frozen=True)
 class Candidate:
     """One configuration a trial loads.
 
@@ -60,6 +108,8 @@ class Candidate:
         preferred_batch_sizes: Batch sizes the batcher aims for; empty for none.
         max_batch_size: The model's ``max_batch_size``.
         kind: Where the instances run (``KIND_CPU`` or ``KIND_GPU``).
+        queue_policy: The batcher's ``default_queue_policy``; None for none (Triton
+            2.51 stalls the batcher 500 ms with most policies: docs/stall.md).
     """
 
     instance_count: int
@@ -68,6 +118,7 @@ class Candidate:
     preferred_batch_sizes: tuple[int, ...]
     max_batch_size: int
     kind: InstanceKind = InstanceKind.CPU
+    queue_policy: QueuePolicy | None = None
 
     def __post_init__(self) -> None:
         if self.instance_count < 1:
@@ -85,7 +136,8 @@ class Candidate:
     def canonical(self) -> Candidate:
         """Return the same configuration with knobs that have no effect zeroed.
 
-        Without dynamic batching, queue delay and preferred sizes do nothing.
+        Without dynamic batching, queue delay, preferred sizes and the queue policy (which
+        lives in ``dynamic_batching``) do not exist.
         """
         if self.dynamic_batching:
             return self
@@ -98,8 +150,9 @@ class Candidate:
         if not self.dynamic_batching:
             return f"{where}, no batching, max {self.max_batch_size}"
         preferred = f" {list(self.preferred_batch_sizes)}" if self.preferred_batch_sizes else ""
+        policy = "" if self.queue_policy is None else f", {queue_policy_label(self.queue_policy)}"
         return (f"{where}, batching {self.max_queue_delay_us} us{preferred}, "
-                f"max {self.max_batch_size}")
+                f"max {self.max_batch_size}{policy}")
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -110,6 +163,7 @@ class Candidate:
             "max_queue_delay_us": self.max_queue_delay_us,
             "preferred_batch_sizes": list(self.preferred_batch_sizes),
             "max_batch_size": self.max_batch_size,
+            "queue_policy": queue_policy_dict(self.queue_policy),
         }
 
     @classmethod
@@ -127,6 +181,7 @@ class Candidate:
                 preferred_batch_sizes=tuple(int(s) for s in data["preferred_batch_sizes"]),
                 max_batch_size=int(data["max_batch_size"]),
                 kind=InstanceKind(data.get("kind", InstanceKind.CPU.value)),
+                queue_policy=queue_policy_from_dict(data.get("queue_policy")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise TuneError(f"candidate: malformed {dict(data)!r}: {exc}") from exc
@@ -180,6 +235,7 @@ class SearchSpace:
         preferred_batch_sizes: Preferred-size sets; ``()`` stands for none.
         max_batch_sizes: ``max_batch_size`` caps.
         kind: Where instances run; the same for every candidate.
+        queue_policies: Queue policies (None for none), kept in the order given.
     """
 
     instance_counts: tuple[int, ...]
@@ -188,6 +244,7 @@ class SearchSpace:
     preferred_batch_sizes: tuple[tuple[int, ...], ...]
     max_batch_sizes: tuple[int, ...]
     kind: InstanceKind = InstanceKind.CPU
+    queue_policies: tuple[QueuePolicy | None, ...] = (None,)
     _values: tuple[tuple[Any, ...], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -197,6 +254,7 @@ class SearchSpace:
             _sorted_unique(self.max_queue_delays_us),
             _sorted_unique([tuple(sorted(set(s))) for s in self.preferred_batch_sizes]),
             _sorted_unique(self.max_batch_sizes),
+            tuple(dict.fromkeys(self.queue_policies)),
         )
         for name, options in zip(DIMENSIONS, values, strict=True):
             if not options:
@@ -225,7 +283,7 @@ class SearchSpace:
         with ``max_batch_size`` 0. With batching off the largest cap is used: the cap then
         only limits how many rows one request may carry.
         """
-        count, batching, delay, preferred, cap = (
+        count, batching, delay, preferred, cap, policy = (
             options[i] for options, i in zip(self._values, point, strict=True)
         )
         if not batching:
@@ -233,7 +291,8 @@ class SearchSpace:
             cap = self._values[4][-1]
         elif cap < 1 or any(size > cap for size in preferred):
             return None
-        return Candidate(count, batching, delay, preferred, cap, self.kind).canonical()
+        return Candidate(count, batching, delay, preferred, cap, self.kind,
+                         policy).canonical()
 
     def points(self) -> Iterator[Point]:
         """Every point of the grid, in lexicographic order."""
@@ -253,11 +312,16 @@ class SearchSpace:
         wanted: tuple[Any, ...] = (
             candidate.instance_count, candidate.dynamic_batching, candidate.max_queue_delay_us,
             tuple(sorted(candidate.preferred_batch_sizes)), candidate.max_batch_size,
+            candidate.queue_policy,
         )
         point = []
         for options, value in zip(self._values, wanted, strict=True):
             if value in options:
                 point.append(options.index(value))
+            elif value is None or isinstance(value, QueuePolicy):
+                # A policy not in the grid: the first one (the same kind) or none.
+                kinds = [isinstance(o, QueuePolicy) == (value is not None) for o in options]
+                point.append(kinds.index(True) if True in kinds else 0)
             elif isinstance(value, tuple):
                 point.append(min(range(len(options)),
                                  key=lambda i: (len(set(options[i]) ^ set(value)), i)))
@@ -274,6 +338,7 @@ class SearchSpace:
             "max_queue_delays_us": list(self.values("max_queue_delay_us")),
             "preferred_batch_sizes": [list(s) for s in self.values("preferred_batch_sizes")],
             "max_batch_sizes": list(self.values("max_batch_size")),
+            "queue_policies": [queue_policy_dict(p) for p in self.values("queue_policy")],
             "grid_size": len(self.grid()),
         }
 
@@ -288,13 +353,16 @@ def host_space(
     preferred_batch_sizes: Sequence[Sequence[int]] | None = None,
     max_batch_sizes: Sequence[int] | None = None,
     min_max_batch_size: int = 1,
+    queue_policies: Sequence[QueuePolicy | None] | None = None,
 ) -> SearchSpace:
     """The default search space for a model on a host; every argument narrows one dimension.
 
     Defaults: instance counts ``1..host.max_instances``; batching off and on (on only
     when the model batches); queue delays :data:`DEFAULT_QUEUE_DELAYS_US` plus the spec's;
     preferred sizes none or the spec's set; ``max_batch_size`` the spec's value and a
-    quarter of it. The kind follows the host, so a CPU-only host never gets ``KIND_GPU``.
+    quarter of it; queue policy none, and the spec's own when it has one (so that the
+    trade of dropping it is measured). The kind follows the host, so a CPU-only host never
+    gets ``KIND_GPU``.
 
     Args:
         spec: The hand-written configuration (the baseline).
@@ -306,6 +374,7 @@ def host_space(
         max_batch_sizes: Narrow the ``max_batch_size`` caps.
         min_max_batch_size: The lowest cap the model allows (e.g. its largest warm-up
             batch); default caps below it are left out.
+        queue_policies: Narrow the queue policies (None for none).
 
     Raises:
         TuneError: A narrowed value is impossible on this host or for this model.
@@ -333,4 +402,8 @@ def host_space(
     if any(cap > spec.max_batch_size for cap in caps):
         raise TuneError(f"max_batch_sizes: caps must be at most the spec's max_batch_size "
                         f"{spec.max_batch_size}, got {list(caps)}")
-    return SearchSpace(counts, batching, delays, preferred, caps, host.kind)
+    policies = tuple(queue_policies) if queue_policies is not None else (
+        (None,) if spec.queue_policy is None else (None, spec.queue_policy))
+    if not policies:
+        raise TuneError("queue_policies: the search space needs at least one value")
+    return SearchSpace(counts, batching, delays, preferred, caps, host.kind, policies)

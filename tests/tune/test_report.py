@@ -91,3 +91,44 @@ def test_report_is_deterministic_for_the_same_results(tmp_path: Path) -> None:
 
     for name in ("report.json", "report.md"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_report_states_the_queue_policy_trade_of_shedding_against_throughput_and_p99(
+    tmp_path: Path,
+) -> None:
+    from generator.spec import QueuePolicy
+    from loadtests.tune.sweep import StepResult
+
+    policy = QueuePolicy(max_queue_size=8)
+    spec = Candidate(1, True, 0, (), 64, queue_policy=policy)
+    space = host_space(spec, HostInfo(cpu_cores=1), dynamic_batching=(True,),
+                       max_queue_delays_us=(0,), preferred_batch_sizes=((),),
+                       max_batch_sizes=(64,))
+    assert space.values("queue_policy") == (None, policy)  # none, and the spec's own
+
+    def evaluate(candidate: Candidate) -> TrialResult:
+        shed = candidate.queue_policy is not None
+        step = StepResult(4, 1000, 100 if shed else 0, 1.0, 300.0 if shed else 2000.0,
+                          2.0, 5.0, 505.0 if shed else 9.0)
+        return TrialResult(candidate, not shed, 0.0 if shed else 2000.0, step.p99_ms, 4,
+                           steps=(step,))
+
+    search = brute_search(space, evaluate)
+    report = TuneReport(model="recommendation", protocol="grpc", p99_target_ms=TARGET_MS,
+                        server="test", host=HostInfo(cpu_cores=1), space=space,
+                        baseline=evaluate(spec), search=search, comparison=None,
+                        winner=search.best, winner_source="brute", verification=None,
+                        restored=True)
+
+    write_tune_report(report, tmp_path)
+
+    data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    trade = {row["queue_policy"]: row for row in data["queue_policy_trade"]}
+    assert trade["no queue policy"]["shed_ratio"] == 0.0
+    assert trade["no queue policy"]["throughput_rps"] == 2000.0
+    assert trade["queue max 8"]["shed_ratio"] == 0.1
+    assert trade["queue max 8"]["p99_ms"] == 505.0
+    assert data["winner"]["config"]["queue_policy"] is None
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "## Queue policy: shedding against throughput and p99" in markdown
+    assert "| queue max 8 | 2 |" in markdown
