@@ -35,7 +35,6 @@ from locust.runners import WorkerRunner
 from loadtests.errors import LoadTestError
 from loadtests.liveness import calls_in_flight, longest_gap_s
 from loadtests.locust_process import EXIT_WALL_CLOCK
-from loadtests.models import MODELS
 from loadtests.options import add_options, option
 from loadtests.records import Outcome, RecordWriter, RequestRecord
 from loadtests.report import ClientStats, RunReport, TimePoint, write_report
@@ -60,12 +59,14 @@ from loadtests.users import (
     SHED_REQUEST_TYPE,
     STARTUP_REQUEST_TYPE,
     UNFINISHED_REQUEST_TYPE,
-    TritonUser,
-    user_class_for,
+    ModelUser,
+    model_of,
+    protocol_of,
 )
 from loadtests.watchdog import Watchdog
 
 __all__ = [
+    "DEFAULT_STOP_TIMEOUT_S",
     "EXIT_ABORTED",
     "EXIT_HUNG",
     "EXIT_PASSED",
@@ -91,6 +92,10 @@ EXIT_HUNG = EXIT_WALL_CLOCK
 by the runner at its wall-clock bound)."""
 
 _SAMPLE_INTERVAL_S = 1.0
+
+DEFAULT_STOP_TIMEOUT_S = 5.0
+"""The stop timeout a run gets when locust's ``--stop-timeout`` is left at 0: calls in
+flight at the end get this long to be answered before they count as unfinished."""
 
 
 def init_grpc_gevent() -> None:
@@ -176,8 +181,9 @@ def recorder_for(environment: Environment) -> RunRecorder:
 
 
 def _models(environment: Environment) -> list[str]:
-    names = [c.model_name for c in environment.user_classes if issubclass(c, TritonUser)]
-    return list(dict.fromkeys(names))
+    if not any(issubclass(c, ModelUser) for c in environment.user_classes):
+        return []
+    return [model_of(environment)]
 
 
 def _stats_url(environment: Environment) -> str | None:
@@ -191,16 +197,16 @@ def _stats_url(environment: Environment) -> str | None:
 def _select_user_class(environment: Environment) -> None:
     if environment.parsed_options is not None and environment.parsed_options.user_classes:
         return  # the user named classes on the command line
-    model = _option(environment, "model") or MODELS[0]
-    protocol = _option(environment, "protocol")
-    if protocol is None:
-        scheme = urlsplit(environment.host or "").scheme
-        protocol = "grpc" if scheme.startswith("grpc") else "http"
-    environment.user_classes[:] = [user_class_for(model, protocol)]
+    model_of(environment)  # a bad model name aborts the run here
+    environment.user_classes[:] = [ModelUser]
 
 
 def _on_init(environment: Environment, **_kwargs: Any) -> None:
     recorder = recorder_for(environment)
+    if not environment.stop_timeout and not _is_worker(environment):
+        # Locust's default of 0 would stop users mid-call and make every run's last calls
+        # unfinished; the verdict needs them answered or held past a real timeout.
+        environment.stop_timeout = DEFAULT_STOP_TIMEOUT_S
     records_file = _option(environment, "records_file")
     if records_file and not _is_worker(environment):
         recorder.records = RecordWriter(Path(records_file))
@@ -368,8 +374,7 @@ def _startup_failures(environment: Environment) -> list[str]:
 def _settings(environment: Environment, recorder: RunRecorder) -> dict[str, Any]:
     return {
         "model": ", ".join(_models(environment)),
-        "protocol": ", ".join(sorted({c.protocol for c in environment.user_classes
-                                      if issubclass(c, TritonUser)})),
+        "protocol": protocol_of(environment) if _models(environment) else "",
         "scenario": _option(environment, "scenario") or "steady",
         "users": _option(environment, "num_users"),
         "spawn_rate": _option(environment, "spawn_rate"),
