@@ -61,7 +61,9 @@ def _detail(command: list[str], output: str) -> str:
             failed = [c["name"] for c in data.get("checks", []) if not c.get("passed")]
             return "passed" if not failed else "failed: " + "; ".join(failed)
     lines = [line for line in output.splitlines() if line.strip()]
-    return lines[-1][:200] if lines else ""
+    failed = [line.split()[1] for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    summary = lines[-1][:200] if lines else ""
+    return summary + ("; " + ", ".join(failed) if failed else "")
 
 
 def main(argv: list[str] | None = None) -> int:
