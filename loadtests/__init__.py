@@ -18,13 +18,20 @@ from loadtests.bench import (
 from loadtests.errors import (
     BenchmarkError,
     DrillError,
+    InputDataError,
     LoadTestError,
     RunnerError,
     ServerStatsError,
     TargetsError,
 )
 from loadtests.locust_process import EXIT_WALL_CLOCK, LOCUSTFILE
-from loadtests.models import CLASSIFIER, IMAGE_DIAGNOSIS, MODELS, PROTOCOLS, RECOMMENDATION
+from loadtests.models import (
+    CLASSIFIER,
+    IMAGE_DIAGNOSIS,
+    PROTOCOLS,
+    RECOMMENDATION,
+    REFERENCE_MODELS,
+)
 from loadtests.options import OPTIONS, Option, add_options, locust_arguments, parse_duration_s
 from loadtests.promtext import (
     MetricSample,
@@ -73,10 +80,10 @@ __all__ = [
     "EXIT_WALL_CLOCK",
     "IMAGE_DIAGNOSIS",
     "LOCUSTFILE",
-    "MODELS",
     "OPTIONS",
     "PROTOCOLS",
     "RECOMMENDATION",
+    "REFERENCE_MODELS",
     "SCENARIOS",
     "TARGET_NAMES",
     "BenchFigure",
@@ -86,6 +93,7 @@ __all__ = [
     "ClientStats",
     "DrillError",
     "Endpoints",
+    "InputDataError",
     "LatencyBreakdown",
     "LoadTestError",
     "Measured",

@@ -20,19 +20,8 @@ from locust import events  # noqa: E402
 
 from loadtests.plugin import register  # noqa: E402
 from loadtests.shapes import ScenarioShape  # noqa: E402
-from loadtests.users import (  # noqa: E402
-    ImageDiagnosisGrpcUser,
-    ImageDiagnosisHttpUser,
-    RecommendationGrpcUser,
-    RecommendationHttpUser,
-)
+from loadtests.users import ModelUser  # noqa: E402
 
 register(events)
 
-__all__ = [
-    "ImageDiagnosisGrpcUser",
-    "ImageDiagnosisHttpUser",
-    "RecommendationGrpcUser",
-    "RecommendationHttpUser",
-    "ScenarioShape",
-]
+__all__ = ["ModelUser", "ScenarioShape"]

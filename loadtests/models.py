@@ -1,20 +1,27 @@
-"""The reference models and protocols the load tests know: the one place they are named.
+"""The models the load tests know by name: a registry, not a whitelist.
 
-The names come from the typed clients (which own the models' signatures), so a
-renamed model changes here without anyone typing its name again.
+Any model the server serves can be loaded (``--model NAME``); its inputs come from
+``--input-data`` or are generated from its metadata (:mod:`loadtests.inputdata`). The
+reference models register their own typed call here (a PNG for ``image_diagnosis``, a
+user id for ``recommendation``), which they use unless input-data options are given.
+The names come from the typed clients (which own the models' signatures), so a renamed
+model changes here without anyone typing its name again.
 """
 
 from __future__ import annotations
 
 from clients._core.diagnosis import CLASSIFIER_MODEL, ENSEMBLE_MODEL
 from clients._core.recommendation import RECOMMENDATION_MODEL
+from generator.layout.names import model_name_problem
 
 __all__ = [
     "CLASSIFIER",
+    "DEFAULT_MODEL",
     "IMAGE_DIAGNOSIS",
-    "MODELS",
     "PROTOCOLS",
     "RECOMMENDATION",
+    "REFERENCE_MODELS",
+    "check_model_name",
 ]
 
 IMAGE_DIAGNOSIS = ENSEMBLE_MODEL
@@ -26,8 +33,23 @@ CLASSIFIER = CLASSIFIER_MODEL
 RECOMMENDATION = RECOMMENDATION_MODEL
 """The matrix-factorisation recommender."""
 
-MODELS: tuple[str, ...] = (IMAGE_DIAGNOSIS, RECOMMENDATION)
-"""Models with load-test users, the first being locust's default."""
+REFERENCE_MODELS: tuple[str, ...] = (IMAGE_DIAGNOSIS, RECOMMENDATION)
+"""Models with a typed call of their own (:mod:`loadtests.calls`)."""
+
+DEFAULT_MODEL = IMAGE_DIAGNOSIS
+"""The model a bare ``locust -f loadtests/locustfile.py`` loads."""
 
 PROTOCOLS: tuple[str, ...] = ("http", "grpc")
-"""Protocols with load-test users."""
+"""Protocols the users speak."""
+
+
+def check_model_name(name: str) -> str:
+    """Returns ``name`` if it can name a served model (the generator's rule).
+
+    Raises:
+        ValueError: Naming the model and what is wrong with the name.
+    """
+    problem = model_name_problem(name)
+    if problem:
+        raise ValueError(f"model {name!r}: not a model name: it {problem}")
+    return name

@@ -1,4 +1,8 @@
-"""Locust users: one per model and protocol, each owning one typed client.
+"""The locust user: one class for every model, over the call :mod:`loadtests.calls` picks.
+
+:class:`ModelUser` loads ``--model`` (any served model) over ``--protocol`` (default: the
+``--host`` scheme). What one call does comes from :func:`loadtests.calls.make_call`: the
+generic data call over :class:`clients.ModelClient`, or a reference model's typed call.
 
 Importing this module imports locust, which monkey-patches the process with gevent;
 only locustfiles (and locust worker processes) import it. gRPC must be switched to
@@ -11,40 +15,29 @@ import itertools
 import logging
 import random
 import time
-from abc import abstractmethod
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import gevent
 from locust import User, constant, task
 from locust.env import Environment
 
-from clients import (
-    ImageDiagnosisClient,
-    RecommendationClient,
-    RetryPolicy,
-    ServerUnavailableError,
-    Timeouts,
-)
+from clients import RetryPolicy, ServerUnavailableError, Timeouts
+from loadtests.calls import ModelCall, make_call
+from loadtests.errors import InputDataError
 from loadtests.liveness import calls_in_flight
-from loadtests.models import IMAGE_DIAGNOSIS, RECOMMENDATION
-from loadtests.options import option
+from loadtests.models import DEFAULT_MODEL, check_model_name
+from loadtests.options import OPTIONS, option
 from loadtests.records import Outcome, classify
-from loadtests.samples import image_pool, random_user_id
 
 __all__ = [
     "SHED_REQUEST_TYPE",
     "STARTUP_REQUEST_TYPE",
     "UNFINISHED_REQUEST_TYPE",
-    "ImageDiagnosisGrpcUser",
-    "ImageDiagnosisHttpUser",
-    "ImageDiagnosisUser",
-    "RecommendationGrpcUser",
-    "RecommendationHttpUser",
-    "RecommendationUser",
-    "TritonUser",
+    "ModelUser",
     "UnfinishedCallError",
-    "user_class_for",
+    "model_of",
+    "protocol_of",
 ]
 
 logger = logging.getLogger("loadtests")
@@ -72,73 +65,59 @@ class UnfinishedCallError(Exception):
                          "stopped")
 
 
-class _Client(Protocol):
-    def wait_until_ready(self, timeout_s: float) -> None: ...
-
-    def close(self) -> None: ...
-
-
 def _option(environment: Environment, name: str) -> Any:
     options = environment.parsed_options
     value = getattr(options, name, None) if options is not None else None
     return option(name).default if value is None else value
 
 
-def answered_version(result: object) -> str | None:
-    """Return the model version a typed client's result names, if it names one.
+def model_of(environment: Environment) -> str:
+    """The model a run loads: ``--model``, else :data:`~loadtests.models.DEFAULT_MODEL`."""
+    return check_model_name(str(_option(environment, "model") or DEFAULT_MODEL))
 
-    A :class:`~clients.Diagnosis` carries ``model_version``; a list of recommendations
-    carries it on the list or on its items.
+
+def protocol_of(environment: Environment) -> str:
+    """The protocol a run speaks: ``--protocol``, else the ``--host`` scheme."""
+    protocol = _option(environment, "protocol")
+    if protocol is None:
+        scheme = urlsplit(environment.host or "").scheme
+        protocol = "grpc" if scheme.startswith("grpc") else "http"
+    return str(protocol)
+
+
+class ModelUser(User):
+    """A locust user that owns one client of ``--model`` and reports every call to locust.
+
+    ``on_start`` waits (briefly) until the server and model are ready; if they are not,
+    the run is stopped with a clear error and a non-zero exit code. A call the server
+    sheds (the clients raise :class:`~clients.ServerUnavailableError` or its
+    :class:`~clients.QueueFullError`) is retried up to ``--max-attempts`` with the
+    clients' :class:`~clients.RetryPolicy` back-off, so each retry is counted; every
+    other error (a :class:`~loadtests.calls.ValidationMismatchError` too) fails the call
+    at once.
     """
-    version = getattr(result, "model_version", None)
-    if version is None and isinstance(result, (list, tuple)) and result:
-        version = getattr(result[0], "model_version", None)
-    return None if version is None else str(version)
 
-
-class TritonUser(User):
-    """A locust user that owns one typed client and reports every call to locust.
-
-    Subclasses set :attr:`model_name` and :attr:`protocol` and implement
-    :meth:`make_client` and :meth:`call`. ``on_start`` waits (briefly) until the
-    server and model are ready; if they are not, the run is stopped with a clear
-    error and a non-zero exit code. A call the server sheds (the clients raise
-    :class:`~clients.ServerUnavailableError` or its :class:`~clients.QueueFullError`)
-    is retried up to ``--max-attempts`` with the clients' :class:`~clients.RetryPolicy`
-    back-off, so each retry is counted; every other error fails the call at once.
-    """
-
-    abstract = True
     wait_time = constant(0)
-    model_name: ClassVar[str] = ""
-    protocol: ClassVar[str] = ""
 
     _numbers: ClassVar[itertools.count[int]] = itertools.count(1)
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        self.client: _Client | None = None
+        self.model_name = model_of(environment)
+        self.protocol = protocol_of(environment)
+        values = {o.dest: _option(environment, o.dest) for o in OPTIONS if "locust" in o.scopes}
+        self.calls: ModelCall = make_call(self.model_name, values)
+        self.client: Any | None = None
         self.retry = RetryPolicy(max_attempts=int(_option(environment, "max_attempts")))
-        self._name = f"{type(self).__name__}#{next(TritonUser._numbers)}"
+        self._name = f"{type(self).__name__}#{next(ModelUser._numbers)}"
         self._in_flight = calls_in_flight(environment)
-
-    @abstractmethod
-    def make_client(self, url: str, timeouts: Timeouts) -> _Client:
-        """Build this user's typed client for ``url``."""
-
-    @abstractmethod
-    def call(self, client: Any) -> tuple[int, dict[str, Any]]:
-        """Make one varied call; return (response length in bytes, request context).
-
-        The context may hold ``version``, the model version that answered.
-        """
 
     def _url(self) -> str:
         url = str(self.host or "")
         scheme = urlsplit(url).scheme
         if scheme not in _SCHEMES[self.protocol]:
             raise ValueError(
-                f"{type(self).__name__} speaks {self.protocol}, so --host must start with "
+                f"{self.protocol} users need a --host starting with "
                 f"{' or '.join(s + '://' for s in _SCHEMES[self.protocol])}; got {url!r}"
             )
         return url
@@ -149,13 +128,14 @@ class TritonUser(User):
         request_s = float(_option(self.environment, "request_timeout_s"))
         started = time.perf_counter()
         try:
-            self.client = self.make_client(self._url(), Timeouts(request_s=request_s))
+            self.client = self.calls.open(self._url(), Timeouts(request_s=request_s))
             self.client.wait_until_ready(ready_timeout_s)
+            self.calls.prepare(self.client)
         except Exception as exc:
             self._abort(exc, (time.perf_counter() - started) * 1000.0)
 
     def _abort(self, exc: BaseException, elapsed_ms: float) -> None:
-        message = (
+        message = str(exc) if isinstance(exc, InputDataError) else (
             f"model {self.model_name!r} is not ready at {self.host!r} over {self.protocol}: "
             f"{exc}"
         )
@@ -217,9 +197,9 @@ class TritonUser(User):
         retries = 0
         while True:
             try:
-                length, extra = self.call(self.client)
-                context.update(extra)
-                return None, length, retries
+                result = self.calls.call(self.client)
+                context.update(result.context)
+                return None, result.length, retries
             except ServerUnavailableError as exc:
                 if retries + 1 >= self.retry.max_attempts:
                     return exc, 0, retries
@@ -240,87 +220,3 @@ class TritonUser(User):
             exception=exception,
             context=context,
         )
-
-
-class ImageDiagnosisUser(TritonUser):
-    """Sends a random image of the shared sample pool to ``image_diagnosis``."""
-
-    abstract = True
-    model_name = IMAGE_DIAGNOSIS
-
-    def make_client(self, url: str, timeouts: Timeouts) -> _Client:
-        """Build an :class:`~clients.ImageDiagnosisClient` without retries."""
-        return ImageDiagnosisClient(url, timeouts=timeouts, retry=RetryPolicy(max_attempts=1))
-
-    def call(self, client: Any) -> tuple[int, dict[str, Any]]:
-        """Diagnose one random pool image."""
-        index, image = image_pool().pick()
-        diagnosis = client.diagnose(image)
-        return 4 * len(diagnosis.probabilities), {"image_index": index,
-                                                   "version": answered_version(diagnosis)}
-
-
-class RecommendationUser(TritonUser):
-    """Asks ``recommendation`` for the top items of a random user id."""
-
-    abstract = True
-    model_name = RECOMMENDATION
-
-    def make_client(self, url: str, timeouts: Timeouts) -> _Client:
-        """Build a :class:`~clients.RecommendationClient` without retries."""
-        return RecommendationClient(url, timeouts=timeouts, retry=RetryPolicy(max_attempts=1))
-
-    def call(self, client: Any) -> tuple[int, dict[str, Any]]:
-        """Recommend ``--top-k`` items for a random user id."""
-        user_id = random_user_id()
-        items = client.recommend(user_id, k=int(_option(self.environment, "top_k")))
-        return 12 * len(items), {"user_id": user_id, "version": answered_version(items)}
-
-
-class ImageDiagnosisHttpUser(ImageDiagnosisUser):
-    """``image_diagnosis`` over HTTP."""
-
-    protocol = "http"
-
-
-class ImageDiagnosisGrpcUser(ImageDiagnosisUser):
-    """``image_diagnosis`` over gRPC."""
-
-    protocol = "grpc"
-
-
-class RecommendationHttpUser(RecommendationUser):
-    """``recommendation`` over HTTP."""
-
-    protocol = "http"
-
-
-class RecommendationGrpcUser(RecommendationUser):
-    """``recommendation`` over gRPC."""
-
-    protocol = "grpc"
-
-
-_USERS: dict[tuple[str, str], type[TritonUser]] = {
-    (cls.model_name, cls.protocol): cls
-    for cls in (
-        ImageDiagnosisHttpUser,
-        ImageDiagnosisGrpcUser,
-        RecommendationHttpUser,
-        RecommendationGrpcUser,
-    )
-}
-
-
-def user_class_for(model: str, protocol: str) -> type[TritonUser]:
-    """Return the user class for a model and protocol.
-
-    Raises:
-        ValueError: No user class exists for that pair (the message lists them).
-    """
-    try:
-        return _USERS[(model, protocol)]
-    except KeyError:
-        known = ", ".join(f"{m}/{p}" for m, p in _USERS)
-        raise ValueError(f"no load-test user for model {model!r} over {protocol!r}; "
-                         f"known: {known}") from None

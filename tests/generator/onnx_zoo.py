@@ -24,6 +24,7 @@ __all__ = [
     "mixed_dtypes_model",
     "run_in_process",
     "sample_inputs",
+    "scalar_model",
     "sequence_model",
     "small_types_model",
 ]
@@ -156,12 +157,32 @@ def small_types_model(folder: Path) -> Path:
     return _save(graph, folder / "small_types.onnx")
 
 
+def scalar_model(folder: Path) -> Path:
+    """One scalar per row: ``x`` FP32 [batch] -> ``y`` FP32 [batch] (3 x + 1).
+
+    Triton sees it as dims [1] with an empty reshape; clients send and get [N, 1].
+    """
+    graph = helper.make_graph(
+        [
+            helper.make_node("Mul", ["x", "three"], ["tripled"]),
+            helper.make_node("Add", ["tripled", "one"], ["y"]),
+        ],
+        "scalar",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch"])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch"])],
+        initializer=[helper.make_tensor("three", TensorProto.FLOAT, [], [3.0]),
+                     helper.make_tensor("one", TensorProto.FLOAT, [], [1.0])],
+    )
+    return _save(graph, folder / "scalar.onnx")
+
+
 BUILDERS: Mapping[str, Callable[[Path], Path]] = {
     "resnet50": light_resnet50,
     "mixed-dtypes": mixed_dtypes_model,
     "labels": labels_model,
     "sequence": sequence_model,
     "small_types": small_types_model,
+    "scalar": scalar_model,
 }
 """Model name -> builder (the model name is the file's stem)."""
 
@@ -187,6 +208,8 @@ def sample_inputs(model: str, rows: int, seed: int = 0) -> dict[str, npt.NDArray
             "mask": rng.random((rows, 2)) > 0.5,
             "0pixels": rng.integers(0, 256, size=(rows, 2), dtype=np.uint8),
         }
+    if model == "scalar":  # as the model sees it: [rows]; clients send [rows, 1]
+        return {"x": rng.random(rows, dtype=np.float32)}
     raise KeyError(model)
 
 

@@ -1,10 +1,10 @@
 """Bring your own model: ONNX file -> init -> build -> serve (embedded) -> generated clients.
 
-Five ONNX models (a model-zoo ResNet-50 the ``onnx`` wheel ships, whose tensor names are
+Six ONNX models (a model-zoo ResNet-50 the ``onnx`` wheel ships, whose tensor names are
 not identifiers, and graphs that hit an edge: two input dtypes under a dynamic batch, a
-string input and output, a variable non-batch dim, the narrow dtypes) and an ensemble
-go through the whole path; the generated clients must answer, over HTTP and gRPC, sync
-and async, exactly what onnxruntime gives in this process.
+string input and output, a variable non-batch dim, the narrow dtypes, one scalar per
+row) and an ensemble go through the whole path; the generated clients must answer, over
+HTTP and gRPC, sync and async, exactly what onnxruntime gives in this process.
 """
 
 from __future__ import annotations
@@ -156,6 +156,18 @@ def test_generated_ensemble_client_calls_the_ensembles_own_tensors(
     outputs = _call(zoo, "MixedTotal", "grpc", flavour, inputs)
     want = run_in_process(zoo.onnx_files["mixed-dtypes"], arrays)["row total"]
     np.testing.assert_array_equal(outputs.total, want)
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_generated_client_of_per_item_scalar_sends_and_gets_one_value_per_row(
+    zoo: Zoo, protocol: str, flavour: str
+) -> None:
+    x = sample_inputs("scalar", rows=6, seed=10)["x"]  # dims [1], empty reshape
+    outputs = _call(zoo, "Scalar", protocol, flavour, zoo.package.ScalarInputs(x=x[:, None]))
+    want = run_in_process(zoo.onnx_files["scalar"], {"x": x})["y"]
+    assert outputs.y.shape == (6, 1)
+    np.testing.assert_array_equal(outputs.y[:, 0], want)
 
 
 def test_generated_client_accepts_strings_for_bytes_input(zoo: Zoo) -> None:

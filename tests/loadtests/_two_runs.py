@@ -18,7 +18,7 @@ from locust.env import Environment
 from locust.runners import LocalRunner
 
 from loadtests.plugin import register
-from loadtests.users import RecommendationHttpUser
+from loadtests.users import ModelUser
 
 
 def _stop(runner: LocalRunner, stopped: Event) -> None:
@@ -33,7 +33,7 @@ def main(host: str, root: Path, run_s: float) -> int:
             "--headless", "--host", host, "--model", "recommendation", "--protocol", "http",
             "--report-dir", str(root / f"run{index}"), "--users", "2",
         ])
-        environment = Environment(user_classes=[RecommendationHttpUser], events=events,
+        environment = Environment(user_classes=[ModelUser], events=events,
                                   host=host, parsed_options=options)
         runner = environment.create_local_runner()
         events.init.fire(environment=environment, runner=runner, web_ui=None)

@@ -96,18 +96,14 @@ _STUCK_LOCUSTFILE = textwrap.dedent('''
     import gevent
     from locust import events
     from loadtests.plugin import register
-    from loadtests.users import RecommendationHttpUser
+    from loadtests.users import ModelUser
 
     register(events)
 
-    class StuckUser(RecommendationHttpUser):
+    class StuckCall:
         """A call that locust's stop cannot end: it swallows every kill."""
 
-        def on_start(self):
-            self.client = object()
-
-        def on_stop(self):
-            pass
+        model = "recommendation"
 
         def call(self, client):
             while True:
@@ -115,6 +111,13 @@ _STUCK_LOCUSTFILE = textwrap.dedent('''
                     gevent.sleep(60)
                 except BaseException:
                     pass
+
+    class StuckUser(ModelUser):
+        def on_start(self):
+            self.client, self.calls = object(), StuckCall()
+
+        def on_stop(self):
+            pass
 ''')
 
 
