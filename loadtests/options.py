@@ -203,8 +203,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--scenario", "scenario", "steady: fixed users; ramp: four steps up; spike: "
            "baseline, sudden spike, back (default: steady)", _RUN_LOCUST, choices=SCENARIOS,
            default="steady"),
-    Option("--targets", "targets", "latency targets TOML (default: loadtests/targets.toml)",
-           _RUN_LOCUST, is_path=True, metavar="FILE"),
+    Option("--targets", "targets", "latency targets TOML (default: loadtests/targets.toml; "
+           "drills that judge latency read it too)", _ALL, is_path=True, metavar="FILE"),
     *_target_options(),
     Option("--report-dir", "report_dir", "folder for the reports and locust's HTML and "
            "CSV files (default %(default)s)",

@@ -33,7 +33,10 @@ lowers the capacity it measures as much as the load it offers.
 
 It passes when all of these held:
 
-- the generator offered at least three times the measured capacity, and the server shed;
+- the generator offered at least three times what the server served during the
+  overload (both measured in the same seconds), and the server shed;
+- the server still served at least half the capacity measured before the load while it
+  was overloaded (shedding kept it working);
 - no call (locust's or the generator's) hung past its deadline;
 - the p99 of the calls the server accepted from the users during the overload met the
   model's p99 target (``loadtests/targets.toml``);
@@ -66,6 +69,7 @@ if TYPE_CHECKING:
     from serving.lb import Balancer
 
 __all__ = [
+    "MIN_GOODPUT_SHARE",
     "MIN_OVERLOAD_RATIO",
     "RECOVERY_LIMIT_S",
     "Overload",
@@ -76,6 +80,10 @@ __all__ = [
 
 MIN_OVERLOAD_RATIO = 3.0
 """Offered load during the overload, at least, in multiples of the measured capacity."""
+
+MIN_GOODPUT_SHARE = 0.5
+"""Calls served per second during the overload, at least, as a share of the capacity
+measured before it: shedding must keep the server working, not collapse it."""
 
 RECOVERY_LIMIT_S = 5.0
 """Throughput must be back within this many seconds after the overload ends."""
@@ -420,12 +428,28 @@ class Overload(Drill):
         generator = details.get("generator")
         if generator is None:
             return checks
-        ratio = generator["offered_over_capacity"]
-        checks.append(Check(f"offered >= {MIN_OVERLOAD_RATIO:g}x the measured capacity",
+        overload = result.phase("overload")
+        # What the server could serve is measured during the overload itself, side by side
+        # with what was offered: a closed-loop capacity taken before, on a shared 2-core
+        # host, moves with the other jobs (and is bounded by the client's CPU) more than
+        # the ratio this check needs.
+        served_per_s = (generator["accepted"] + overload.requests - overload.shed
+                        - overload.failures - overload.unfinished) / max(args.overload_s, 1e-9)
+        ratio = generator["offered_calls_per_s"] / max(served_per_s, 1e-9)
+        details["generator"]["served_calls_per_s"] = round(served_per_s, 1)
+        details["generator"]["offered_over_served"] = round(ratio, 2)
+        checks.append(Check(f"offered >= {MIN_OVERLOAD_RATIO:g}x what the server served",
                             ratio >= MIN_OVERLOAD_RATIO,
                             f"{generator['offered_calls_per_s']} calls/s offered, "
-                            f"{details['capacity']['calls_per_s']} measured: {ratio}x"))
-        overload = result.phase("overload")
+                            f"{served_per_s:.1f} served during the overload: {ratio:.2f}x"))
+        capacity = details["capacity"]["calls_per_s"]
+        goodput = served_per_s / max(capacity, 1e-9)
+        details["generator"]["served_over_capacity"] = round(goodput, 2)
+        checks.append(Check(f"the server kept serving >= {MIN_GOODPUT_SHARE:.0%} of its "
+                            "capacity while overloaded",
+                            goodput >= MIN_GOODPUT_SHARE,
+                            f"{served_per_s:.1f} calls/s served, {capacity} measured before "
+                            f"the load: {goodput:.2f}x"))
         shed = generator["shed"] + overload.shed
         checks.append(Check("the server shed the excess", shed > 0,
                             f"{generator['shed']} generated and {overload.shed} user calls "
@@ -469,7 +493,9 @@ class Overload(Drill):
                             recovered is not None and recovered <= RECOVERY_LIMIT_S,
                             f"{'never' if recovered is None else f'{recovered:.2f} s'} to "
                             f"{level:.0f} answers/s ({_RECOVERY_SHARE:.0%} of before)"))
-        checks.append(Check("no user call failed (shed ones apart)", result.total.failures == 0,
-                            f"{result.total.failures} failed, {result.total.shed} shed"))
+        checks.append(Check("no user call failed or was left unfinished (shed ones apart)",
+                            result.total.failures == 0 and result.total.unfinished == 0,
+                            f"{result.total.failures} failed, {result.total.unfinished} "
+                            f"unfinished, {result.total.shed} shed"))
         return checks
 
