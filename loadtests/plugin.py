@@ -149,6 +149,14 @@ class RunRecorder:
     load_started_at_s: float | None = None
     stopping_at_s: float | None = None
     watchdog: Watchdog | None = None
+    mismatches: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def on_validation(self, name: str, context: dict[str, Any] | None = None,
+                      **_kwargs: Any) -> None:
+        """Counts the outputs that differed from ``validation_data`` (``events.request``)."""
+        for tensor in (context or {}).get("mismatched", ()):
+            key = (name, str(tensor))
+            self.mismatches[key] = self.mismatches.get(key, 0) + 1
 
     def on_request(self, request_type: str, name: str, response_time: float,
                    exception: BaseException | None = None,
@@ -212,6 +220,8 @@ def _on_init(environment: Environment, **_kwargs: Any) -> None:
         recorder.records = RecordWriter(Path(records_file))
         events: Any = environment.events
         events.request.add_listener(recorder.on_request)
+    events_: Any = environment.events
+    events_.request.add_listener(recorder.on_validation)
     if _is_worker(environment):
         return
     try:
@@ -418,6 +428,11 @@ def build_report(environment: Environment,
             split = latency_breakdown(c.mean_ms, c.model, deltas)
             if split is not None:
                 breakdown[c.model] = split
+    for (model, tensor), count in sorted(recorder.mismatches.items()):
+        note = (f"validation_data: output {tensor!r} of {model!r} differed from the expected "
+                f"values in {count} call(s), counted as failures")
+        if note not in recorder.notes:
+            recorder.notes.append(note)
     failures = _startup_failures(environment)
     stuck = sum(c.measured.unfinished for c in clients)
     if stuck:

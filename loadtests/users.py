@@ -23,7 +23,7 @@ from locust import User, constant, task
 from locust.env import Environment
 
 from clients import RetryPolicy, ServerUnavailableError, Timeouts
-from loadtests.calls import ModelCall, make_call
+from loadtests.calls import ModelCall, ValidationMismatchError, make_call
 from loadtests.errors import InputDataError
 from loadtests.liveness import calls_in_flight
 from loadtests.models import DEFAULT_MODEL, check_model_name
@@ -205,6 +205,9 @@ class ModelUser(User):
                     return exc, 0, retries
                 retries += 1
                 gevent.sleep(self.retry.backoff_s(retries, random.random()))
+            except ValidationMismatchError as exc:
+                context["mismatched"] = list(exc.tensors)
+                return exc, 0, retries
             except Exception as exc:
                 return exc, 0, retries
 
