@@ -25,7 +25,11 @@ def test_bench_reports_every_ratio_side_by_side_with_machine_info_when_run_small
     result = run_benchmark(options)
 
     expected = {"serving_efficiency", "dynamic_batching_speedup",
-                "typed_vs_raw_latency_grpc", "typed_vs_raw_latency_http"}
+                "typed_vs_raw_latency_grpc", "typed_vs_raw_latency_http",
+                "generated_vs_raw_latency_grpc", "generated_vs_raw_latency_http"}
+    for model in ("recommendation", "image_diagnosis_classifier"):  # the steady tail step
+        expected |= {f"tail_p99_over_p50_{model}", f"tail_p99_over_p50_{model}_batching_off",
+                     f"steady_throughput_shipped_vs_off_{model}"}
     if shutil.which("haproxy") is not None or os.environ.get("CI") == "true":
         expected |= {"balancer_vs_direct_latency_grpc", "balancer_vs_direct_latency_http"}
     assert set(result.ratios) == expected
