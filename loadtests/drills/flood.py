@@ -67,6 +67,9 @@ class LoadPlan:
         hung_slack_s: A flood call unanswered this long after its deadline has hung.
         capacity_bound_s: The bound of a capacity call.
         cpus: The cores the workers run on (empty: wherever the parent may run).
+        requests: Inputs by tensor name, one dict per distinct request (any model's
+            input data); empty: ``rows`` recommendation user ids.
+        outputs: The outputs every call asks for.
     """
 
     protocol: str
@@ -77,6 +80,8 @@ class LoadPlan:
     hung_slack_s: float
     capacity_bound_s: float
     cpus: tuple[int, ...] = ()
+    requests: tuple[dict[str, Any], ...] = ()
+    outputs: tuple[str, ...] = _OUTPUTS
 
     def bound_s(self, mode: Mode) -> float:
         """The transport's bound on one call."""
@@ -159,6 +164,15 @@ class _Callers:
         rows = self.plan.rows
         return ((np.arange(rows, dtype=np.int64) + key * rows) % 5000).reshape(rows, 1)
 
+    def _inputs(self, key: int) -> list[tuple[str, str, Any]]:
+        """(name, Triton datatype, array) of every input of distinct request ``key``."""
+        from tritonclient.utils import np_to_triton_dtype
+
+        if not self.plan.requests:
+            return [("user_id", "INT64", self._ids(key))]
+        request = self.plan.requests[key % len(self.plan.requests)]
+        return [(name, str(np_to_triton_dtype(a.dtype)), a) for name, a in request.items()]
+
     async def run(self, callers: int, window_s: float) -> Generated:
         """``callers`` back-to-back callers for ``window_s`` seconds."""
         if self.plan.protocol == "grpc":
@@ -168,15 +182,18 @@ class _Callers:
     async def _run_grpc(self, callers: int, window_s: float) -> Generated:
         import grpc
         from tritonclient.grpc import service_pb2, service_pb2_grpc
+        from tritonclient.utils import serialize_byte_tensor
 
         requests = []
         for key in range(_DISTINCT_INPUTS):
             request = service_pb2.ModelInferRequest(model_name=self.plan.model)
-            tensor = request.inputs.add()
-            tensor.name, tensor.datatype = "user_id", "INT64"
-            tensor.shape.extend([self.plan.rows, 1])
-            request.raw_input_contents.append(self._ids(key).tobytes())
-            for name in _OUTPUTS:
+            for name, datatype, array in self._inputs(key):
+                tensor = request.inputs.add()
+                tensor.name, tensor.datatype = name, datatype
+                tensor.shape.extend(array.shape)
+                raw = serialize_byte_tensor(array) if datatype == "BYTES" else array
+                request.raw_input_contents.append(raw.tobytes())
+            for name in self.plan.outputs:
                 request.outputs.add().name = name
             if self._timeout_us is not None:
                 request.parameters["timeout"].int64_param = self._timeout_us
@@ -201,13 +218,17 @@ class _Callers:
         import aiohttp
         import tritonclient.http as httpclient
 
-        outputs = [httpclient.InferRequestedOutput(name, binary_data=True) for name in _OUTPUTS]
+        outputs = [httpclient.InferRequestedOutput(name, binary_data=True)
+                   for name in self.plan.outputs]
         bodies = []
         for key in range(_DISTINCT_INPUTS):
-            tensor = httpclient.InferInput("user_id", [self.plan.rows, 1], "INT64")
-            tensor.set_data_from_numpy(self._ids(key), binary_data=True)
+            tensors = []
+            for name, datatype, array in self._inputs(key):
+                tensor = httpclient.InferInput(name, list(array.shape), datatype)
+                tensor.set_data_from_numpy(array, binary_data=True)
+                tensors.append(tensor)
             body, json_size = httpclient.InferenceServerClient.generate_request_body(
-                [tensor], outputs=outputs, timeout=self._timeout_us)
+                tensors, outputs=outputs, timeout=self._timeout_us)
             headers = {"Content-Type": "application/octet-stream"}
             if json_size is not None:
                 headers["Inference-Header-Content-Length"] = str(json_size)

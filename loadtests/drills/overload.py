@@ -331,9 +331,14 @@ class Overload(Drill):
         if balancer is None:
             raise DrillError("the balancer is not started")
         url = balancer.grpc_url if ctx.options.protocol == "grpc" else balancer.http_url
+        data = ctx.input_data  # any model's inputs; None: recommendation's user ids
         return LoadPlan(ctx.options.protocol, url.split("://", 1)[1], ctx.options.model,
                         ctx.args.rows, ctx.args.deadline_s, _HUNG_SLACK_S,
-                        _CAPACITY_CALL_BOUND_S, self._generator_cpus)
+                        _CAPACITY_CALL_BOUND_S, self._generator_cpus,
+                        requests=() if data is None else tuple(
+                            data.request(i) for i in range(len(data.entries))),
+                        outputs=LoadPlan.outputs if data is None else tuple(
+                            spec.name for spec in data.tensors.outputs))
 
     def prepare(self, ctx: DrillContext) -> None:
         """Measure the capacity in calls of ``--rows`` user ids, before any other load.
