@@ -78,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="busy-loop processes beside the runs (default 0)")
     parser.add_argument("--bound-s", type=float, default=600.0,
                         help="longest one run may take before it counts as hung")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep every run's report folder and output log in DIR")
     parser.add_argument("extra", nargs="*", help="after --: more arguments for each run")
     args = parser.parse_args(argv)
     hogs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(args.hog)]
@@ -85,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         hog.start()
     results: list[tuple[str, bool, float, str]] = []
     try:
-        with tempfile.TemporaryDirectory(prefix="flake-hunt-") as folder:
-            for name, command in _commands(args, Path(folder)):
+        with tempfile.TemporaryDirectory(prefix="flake-hunt-") as scratch:
+            folder = args.keep or Path(scratch)
+            folder.mkdir(parents=True, exist_ok=True)
+            for index, (name, command) in enumerate(_commands(args, folder)):
                 started = time.monotonic()
                 try:
                     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
@@ -95,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 except subprocess.TimeoutExpired:
                     passed, output = False, f"hung: still running after {args.bound_s:g} s"
                 elapsed_s = time.monotonic() - started
+                (folder / f"run-{index + 1:02d}.log").write_text(f"{name}\n{output}")
                 detail = _detail(command, output)
                 results.append((name, passed, elapsed_s, detail))
                 print(f"{name}: {'PASS' if passed else 'FAIL'} in {elapsed_s:.0f} s  {detail}",

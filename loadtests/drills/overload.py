@@ -8,7 +8,7 @@ The drill starts its own embedded Triton (only the model under test and, for an
 ensemble, its steps). Before the load it measures the capacity: a closed loop of
 ``--capacity-concurrency`` calls for a few seconds. The locust users (the normal load)
 then run for ``--duration``; in the middle, for ``--overload`` seconds (20 by default),
-a generator in the drill adds ``--overload-callers`` (128) back-to-back callers on top
+a generator in the drill adds ``--overload-callers`` (256) back-to-back callers on top
 of them. Shed calls return at once, so the calls offered per second reach several times
 the capacity; each call carries a deadline (``--deadline``, by default half the
 model's p99 target) that the client enforces.
@@ -100,9 +100,12 @@ _DEADLINE_SHARE_OF_P99 = 0.5
 DEFAULT_MAX_IN_FLIGHT = 8
 DEFAULT_QUEUE_TIMEOUT_MS = 25
 DEFAULT_GENERATOR_PROCESSES = 2
-#: Enough to keep the generator's core busy; more only lengthens its event loops' lag
-#: (HTTP, measured: 128 callers offered 1,611 calls/s, 256 1,194 and 512 852).
-DEFAULT_OVERLOAD_CALLERS = 128
+#: Each caller waits for its answer, a shed one included (HAProxy's queue timeout), so the
+#: offered rate is callers / latency until the generator's core is busy. Measured on this
+#: 2-core host, split cores, 64 rows: 128 callers left the generator 38 % idle and offered
+#: 3.1-4.1x (gRPC 3.6-4.1, HTTP 3.1-4.0) what was served; 256 use ~83 % of its core and
+#: offered gRPC 4.5-6.7x, HTTP 4.6-4.7x (on uvloop).
+DEFAULT_OVERLOAD_CALLERS = 256
 
 
 def _group_pids(pgid: int) -> Iterator[int]:
