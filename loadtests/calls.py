@@ -5,7 +5,9 @@ Every model goes through :class:`DataCall`: a :class:`clients.ModelClient` fed b
 against ``validation_data`` when the data has it. The reference models register a typed
 call of their own (:data:`TYPED_CALLS`) that they use unless input-data options are given.
 
-Locust-free: the users (:mod:`loadtests.users`), the tuner and the drills share it.
+Locust-free: the users (:mod:`loadtests.users`), the drills and the closed-loop driver
+(:mod:`loadtests.driver`: the tuner and the bench) share it; every call has an asyncio
+twin (``open_async``/``call_async``) for the driver.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from clients import (
+    AsyncImageDiagnosisClient,
+    AsyncModelClient,
+    AsyncRecommendationClient,
+    ClientError,
     ImageDiagnosisClient,
     ModelClient,
     RecommendationClient,
@@ -39,6 +45,7 @@ from loadtests.models import IMAGE_DIAGNOSIS, RECOMMENDATION
 from loadtests.samples import image_pool, random_user_id
 
 __all__ = [
+    "FAILURES",
     "TYPED_CALLS",
     "CallResult",
     "DataCall",
@@ -62,6 +69,10 @@ class ValidationMismatchError(Exception):
         self.tensors = tuple(tensors)
         names = ", ".join(repr(t) for t in tensors)
         super().__init__(f"model {model!r}: output {names} differs from validation_data[{entry}]")
+
+
+FAILURES: tuple[type[Exception], ...] = (ClientError, ValidationMismatchError)
+"""What a failed call raises: the clients' errors and a validation mismatch."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +101,12 @@ class ModelCall(Protocol):
 
     def call(self, client: Any) -> CallResult:
         """Makes one call; raises the client's errors (or :class:`ValidationMismatchError`)."""
+
+    def open_async(self, url: str, timeouts: Timeouts) -> Any:
+        """The asyncio twin of :meth:`open`."""
+
+    async def call_async(self, client: Any) -> CallResult:
+        """The asyncio twin of :meth:`call`, on a client of :meth:`open_async`."""
 
 
 @dataclass(frozen=True)
@@ -177,11 +194,14 @@ class DataCall:
         return ModelClient(url, self.model, timeouts=timeouts, retry=RetryPolicy(max_attempts=1))
 
     def _data_for(self, client: ModelClient) -> InputData:
+        return self._cached(lambda: ModelTensors.from_info(client.model_info()))
+
+    def _cached(self, tensors: Callable[[], ModelTensors]) -> InputData:
         key = (self.model, self.options)
         with _data_lock:
             data = _data_cache.get(key)
         if data is None:
-            data = load_input_data(ModelTensors.from_info(client.model_info()), self.options)
+            data = load_input_data(tensors(), self.options)
             with _data_lock:
                 data = _data_cache.setdefault(key, data)
         return data
@@ -201,7 +221,23 @@ class DataCall:
         if data is None:
             data = self.data = self._data_for(client)
         index = next(self._counter)
-        outputs = client.infer(data.request(index))
+        return self._result(data, index, client.infer(data.request(index)))
+
+    def open_async(self, url: str, timeouts: Timeouts) -> AsyncModelClient:
+        """The asyncio twin of :meth:`open`."""
+        return AsyncModelClient(url, self.model, timeouts=timeouts,
+                                retry=RetryPolicy(max_attempts=1))
+
+    async def call_async(self, client: AsyncModelClient) -> CallResult:
+        """The asyncio twin of :meth:`call`."""
+        data = self.data
+        if data is None:
+            tensors = ModelTensors.from_info(await client.model_info())
+            data = self.data = self._cached(lambda: tensors)
+        index = next(self._counter)
+        return self._result(data, index, await client.infer(data.request(index)))
+
+    def _result(self, data: InputData, index: int, outputs: Mapping[str, Any]) -> CallResult:
         entry = index % len(data.entries)
         if data.validates:
             wrong = data.mismatches(index, outputs)
@@ -235,7 +271,18 @@ class _DiagnosisCall:
 
     def call(self, client: ImageDiagnosisClient) -> CallResult:
         index, image = image_pool().pick()
-        diagnosis = client.diagnose(image)
+        return self._result(index, client.diagnose(image))
+
+    def open_async(self, url: str, timeouts: Timeouts) -> AsyncImageDiagnosisClient:
+        return AsyncImageDiagnosisClient(url, timeouts=timeouts,
+                                         retry=RetryPolicy(max_attempts=1))
+
+    async def call_async(self, client: AsyncImageDiagnosisClient) -> CallResult:
+        index, image = image_pool().pick()
+        return self._result(index, await client.diagnose(image))
+
+    @staticmethod
+    def _result(index: int, diagnosis: Any) -> CallResult:
         return CallResult(4 * len(diagnosis.probabilities),
                           {"image_index": index, "version": answered_version(diagnosis)})
 
@@ -256,7 +303,18 @@ class _RecommendationCall:
 
     def call(self, client: RecommendationClient) -> CallResult:
         user_id = random_user_id()
-        items = client.recommend(user_id, k=self.top_k)
+        return self._result(user_id, client.recommend(user_id, k=self.top_k))
+
+    def open_async(self, url: str, timeouts: Timeouts) -> AsyncRecommendationClient:
+        return AsyncRecommendationClient(url, timeouts=timeouts,
+                                         retry=RetryPolicy(max_attempts=1))
+
+    async def call_async(self, client: AsyncRecommendationClient) -> CallResult:
+        user_id = random_user_id()
+        return self._result(user_id, await client.recommend(user_id, k=self.top_k))
+
+    @staticmethod
+    def _result(user_id: int, items: Sequence[Any]) -> CallResult:
         return CallResult(12 * len(items),
                           {"user_id": user_id, "version": answered_version(items)})
 

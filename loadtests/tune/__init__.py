@@ -1,7 +1,8 @@
 """Auto-tune a model's dynamic batching and instance counts to a p99 latency target.
 
 ``python -m loadtests tune`` loads candidate configs into a running Triton (explicit
-model control, ``config`` override), measures each with the typed clients, and reports
+model control, ``config`` override), measures each through the same calls and input
+data as ``run`` (any non-ensemble model), and reports
 the best throughput that meets the target. The search logic
 (:mod:`loadtests.tune.space`, :mod:`loadtests.tune.sweep`, :mod:`loadtests.tune.search`)
 is pure; the server I/O is injected. See ``docs/tuning.md``.
@@ -16,7 +17,7 @@ from loadtests.tune.control import (
     candidate_from_config,
 )
 from loadtests.tune.errors import CandidateError, ModelControlError, TuneError
-from loadtests.tune.measure import TUNABLE_MODELS, LoadProbe
+from loadtests.tune.measure import LoadProbe
 from loadtests.tune.patch import SpecPatch, apply_patch, build_patch
 from loadtests.tune.report import (
     HeadToHead,
@@ -64,7 +65,6 @@ __all__ = [
     "DEFAULT_QUEUE_DELAYS_US",
     "DIMENSIONS",
     "SEARCH_STRATEGIES",
-    "TUNABLE_MODELS",
     "Candidate",
     "CandidateChecker",
     "CandidateError",

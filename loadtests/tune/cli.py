@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from loadtests.tune.measure import TUNABLE_MODELS
+from loadtests.calls import DataOptions
+from loadtests.options import add_options
 from loadtests.tune.runner import (
     PROTOCOLS,
     TuneOptions,
@@ -28,6 +29,8 @@ examples:
   python -m loadtests tune --model recommendation --p99-ms 10 --report-dir .reports/tune
   python -m loadtests tune --model image_diagnosis_classifier --p99-ms 60 \\
       --compare-brute-force --report-dir .reports/tune-classifier
+  python -m loadtests tune --model my_model --p99-ms 50 --shape tokens:16 --batch-size 4 \\
+      --repository my_repository --report-dir .reports/tune-my-model
   python -m loadtests tune --model recommendation --p99-ms 10 --search brute \\
       --instance-counts 1,2 --dynamic-batching on --max-queue-delays-us 0,500 \\
       --write-spec-patch specs/recommendation.py --report-dir .reports/tune
@@ -43,12 +46,14 @@ def add_tune_parser(
     tune = commands.add_parser(
         "tune", help="auto-tune dynamic batching and instance counts to a p99 target",
         description="Load candidate configs into a running Triton (explicit model control, "
-                    "config override), sweep client concurrency on each with the typed "
-                    "clients, and report the best throughput whose p99 meets the target. "
+                    "config override), sweep client concurrency on each through the same "
+                    "calls and input data as `run`, and report the best throughput whose "
+                    "p99 meets the target. "
                     "Without --host the embedded server is started in explicit mode.",
         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    tune.add_argument("--model", choices=TUNABLE_MODELS, required=True, help="model to tune")
+    tune.add_argument("--model", required=True, metavar="NAME",
+                      help="any non-ensemble model the server serves")
     tune.add_argument("--p99-ms", type=float, required=True, dest="p99_ms",
                       help="p99 latency target in milliseconds")
     tune.add_argument("--protocol", choices=PROTOCOLS, default="grpc",
@@ -111,6 +116,9 @@ def add_tune_parser(
                       help="seconds of unmeasured load after each load (1)")
     load.add_argument("--verify-s", type=float, default=10.0,
                       help="seconds of the winner's final run (10)")
+    add_options(tune.add_argument_group("inputs (as for run; default: the reference models' "
+                                        "own calls, else generated from the metadata)"),
+                "tune")
     return tune
 
 
@@ -139,6 +147,7 @@ def _options(args: argparse.Namespace) -> TuneOptions:
         max_batch_sizes=ints(args.max_batch_sizes, "max_batch_sizes"),
         queue_policies=None if args.queue_policies is None
         else tuple(parse_queue_policy(text) for text in args.queue_policies),
+        data=DataOptions.from_values(vars(args)), export_input_data=args.export_input_data,
     )
 
 

@@ -296,6 +296,7 @@ def render_markdown(report: TuneReport) -> str:
               f"(+{len(r.search.confirmations)} confirmations) of a "
               f"{r.search.grid_size}-point grid (budget {r.search.budget}"
               f"{', exhausted' if r.search.budget_exhausted else ''})",
+              f"- dimensions searched: {', '.join(r.space.searched) or 'none'}",
               f"- space: `{json.dumps(r.space.as_dict(), sort_keys=True)}`",
               f"- elapsed: {r.elapsed_s:.0f} s",
               f"- original config restored: {'yes' if r.restored else 'NO'}", ""]

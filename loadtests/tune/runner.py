@@ -13,13 +13,18 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from tritonclient.grpc import model_config_pb2 as mc
 
 from generator.layout import CONFIG_FILENAME
 from generator.spec import QueuePolicy, TimeoutAction
+from loadtests.calls import DataOptions, ModelCall, make_call
+from loadtests.datasource import prepare_input_data
+from loadtests.driver import LoopResult
+from loadtests.errors import InputDataError, RunnerError
+from loadtests.models import check_model_name
 from loadtests.targets import Measured, evaluate_targets, load_targets, targets_for
 from loadtests.tune.checks import CandidateChecker
 from loadtests.tune.control import (
@@ -29,11 +34,11 @@ from loadtests.tune.control import (
     candidate_from_config,
 )
 from loadtests.tune.errors import CandidateError, ModelControlError, TuneError
-from loadtests.tune.measure import TUNABLE_MODELS, LoadProbe, StepLoad
+from loadtests.tune.measure import LoadProbe
 from loadtests.tune.patch import apply_patch, build_patch
 from loadtests.tune.report import HeadToHead, TuneReport, Verification, write_tune_report
 from loadtests.tune.search import SEARCH_STRATEGIES, SearchOutcome, pick_winner, run_search
-from loadtests.tune.space import Candidate, HostInfo, SearchSpace, detect_host, host_space
+from loadtests.tune.space import Candidate, HostInfo, detect_host, host_space
 from loadtests.tune.sweep import (
     DEFAULT_CONCURRENCIES,
     TrialResult,
@@ -58,7 +63,7 @@ class TuneOptions:
     """Settings of one tuning session (see ``python -m loadtests tune --help``).
 
     Attributes:
-        model: Model to tune (one of :data:`~loadtests.tune.measure.TUNABLE_MODELS`).
+        model: Model to tune: any non-ensemble model the server serves.
         p99_ms: The p99 latency target, milliseconds.
         report_dir: Folder for report.json, report.md and trials.png.
         protocol: ``grpc`` or ``http`` for the load.
@@ -83,6 +88,9 @@ class TuneOptions:
         preferred_batch_sizes: Narrow the preferred-size sets.
         max_batch_sizes: Narrow the max_batch_size caps.
         queue_policies: Narrow the queue policies (None for none).
+        data: Where the inputs come from (``--input-data``, ``--shape`` ...), as for
+            ``run``; without any, a reference model's own call or generated inputs.
+        export_input_data: Also write the inputs used here, in perf_analyzer's format.
     """
 
     model: str
@@ -109,11 +117,14 @@ class TuneOptions:
     preferred_batch_sizes: tuple[tuple[int, ...], ...] | None = None
     max_batch_sizes: tuple[int, ...] | None = None
     queue_policies: tuple[QueuePolicy | None, ...] | None = None
+    data: DataOptions = field(default_factory=DataOptions)
+    export_input_data: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.model not in TUNABLE_MODELS:
-            raise TuneError(f"model: {self.model!r} cannot be tuned; expected one of "
-                            f"{TUNABLE_MODELS}")
+        try:
+            check_model_name(self.model)
+        except ValueError as exc:
+            raise TuneError(f"model: {exc}") from None
         if not self.p99_ms > 0:
             raise TuneError(f"p99_ms: must be > 0, got {self.p99_ms}")
         if self.protocol not in PROTOCOLS:
@@ -214,37 +225,6 @@ class TrialRunner:
         return result
 
 
-@dataclass
-class SessionResult:
-    """What :func:`tune_model` found (the report without files and patch).
-
-    Attributes:
-        host: The serving host.
-        space: The search space.
-        baseline: The pre-tuning config, measured.
-        search: The primary search.
-        comparison: The other strategy, when compared.
-        winner: The best config meeting the target.
-        winner_source: ``baseline`` or the winning strategy.
-        verification: The final run.
-        restored: Whether the original config was reloaded and read back unchanged.
-        notes: Remarks for the report.
-        head_to_head: The two strategies' best configs re-measured in alternation.
-    """
-
-    host: HostInfo
-    space: SearchSpace
-    baseline: TrialResult
-    search: SearchOutcome
-    comparison: SearchOutcome | None = None
-    winner: TrialResult | None = None
-    winner_source: str = ""
-    verification: Verification | None = None
-    restored: bool = False
-    notes: list[str] = field(default_factory=list)
-    head_to_head: HeadToHead | None = None
-
-
 def _head_to_head(runner: TrialRunner, first: SearchOutcome, second: SearchOutcome,
                   rounds: int = 2) -> HeadToHead | None:
     """Re-measure both strategies' best configs in alternation, each at its best concurrency.
@@ -290,7 +270,7 @@ def _verify(runner: TrialRunner, winner: TrialResult, baseline: TrialResult,
     finalists = [("winner", winner)] if winner is baseline else [
         ("winner", winner), ("baseline", baseline)]
     turns = rounds if len(finalists) > 1 else 1
-    loads: dict[str, list[StepLoad]] = {name: [] for name, _ in finalists}
+    loads: dict[str, list[LoopResult]] = {name: [] for name, _ in finalists}
     for index in range(turns):
         for name, trial in finalists if index % 2 == 0 else finalists[::-1]:
             if trial is baseline:
@@ -303,13 +283,13 @@ def _verify(runner: TrialRunner, winner: TrialResult, baseline: TrialResult,
             runner.progress(f"verification, turn {index + 1}: {name}, "
                             f"{trial.candidate.label} at concurrency {concurrency}")
             loads[name].append(probe.load(concurrency, options.verify_s / turns))
-    measured = StepLoad.combine(loads["winner"]).measured()
+    measured = LoopResult.combine(loads["winner"]).measured()
     table = load_targets(options.targets)
     targets = targets_for(table, options.model).with_overrides({"p99_ms": options.p99_ms})
     verdicts = tuple(evaluate_targets(options.model, targets, measured))
     baseline_measured: Measured | None = None
     if "baseline" in loads:
-        baseline_measured = StepLoad.combine(loads["baseline"]).measured()
+        baseline_measured = LoopResult.combine(loads["baseline"]).measured()
     return Verification(winner.concurrency or 1, options.verify_s, measured, verdicts,
                         baseline_measured)
 
@@ -333,9 +313,16 @@ def _notes(original: mc.ModelConfig, winner: TrialResult | None, host: HostInfo,
     return notes
 
 
+def _refuse_ensemble(model: str, config: mc.ModelConfig) -> None:
+    if config.platform == "ensemble" or config.HasField("ensemble_scheduling"):
+        steps = ", ".join(repr(s.model_name) for s in config.ensemble_scheduling.step)
+        raise TuneError(f"model: {model!r} is an ensemble, which has no batching or instance "
+                        f"settings of its own; tune its steps ({steps})")
+
+
 def tune_model(options: TuneOptions, controller: ModelController, probe: LoadProbe,
                model_dir: Path, host: HostInfo, *, embedded: bool = False,
-               runner_factory: Callable[..., TrialRunner] = TrialRunner) -> SessionResult:
+               runner_factory: Callable[..., TrialRunner] = TrialRunner) -> TuneReport:
     """Baseline, search, verification on a running server; the original config is restored.
 
     Args:
@@ -348,15 +335,18 @@ def tune_model(options: TuneOptions, controller: ModelController, probe: LoadPro
         runner_factory: Builds the :class:`TrialRunner` (tests inject failures here).
 
     Returns:
-        Everything found; ``restored`` tells whether the rollback succeeded.
+        The report (without spec patch and elapsed time); ``restored`` tells whether
+        the rollback succeeded.
 
     Raises:
-        TuneError: The session cannot run (the config is restored first).
+        TuneError: The session cannot run, e.g. the model is an ensemble (the config is
+            restored first).
         KeyboardInterrupt: On Ctrl-C, after the config is restored.
     """
     checker = CandidateChecker(options.model, model_dir, host)
     guard = ConfigGuard(controller, options.model)
     with guard as original:
+        _refuse_ensemble(options.model, original)
         base = replace(candidate_from_config(original), kind=host.kind)
         space = host_space(
             base, host, instance_counts=options.instance_counts,
@@ -391,11 +381,14 @@ def tune_model(options: TuneOptions, controller: ModelController, probe: LoadPro
         verification = None
         if winner is not None:
             verification = _verify(runner, winner, baseline, options)
-        result = SessionResult(host, space, baseline, search, comparison, winner, source,
-                               verification, notes=_notes(original, winner, host, embedded),
-                               head_to_head=head_to_head)
-    result.restored = guard.restored
-    return result
+        report = TuneReport(
+            model=options.model, protocol=options.protocol, p99_target_ms=options.p99_ms,
+            server=options.host or "embedded Triton (explicit model control)", host=host,
+            space=space, baseline=baseline, search=search, comparison=comparison,
+            winner=winner, winner_source=source, verification=verification,
+            notes=_notes(original, winner, host, embedded), head_to_head=head_to_head)
+    report.restored = guard.restored
+    return report
 
 
 def _admin_headers(options: TuneOptions) -> dict[str, str]:
@@ -411,6 +404,22 @@ def _model_dir(options: TuneOptions, served: Path | None) -> Path:
     if served is not None and (served / options.model / CONFIG_FILENAME).is_file():
         return served / options.model
     return options.repository / options.model
+
+
+def _model_call(options: TuneOptions, url: str) -> ModelCall:
+    """The model's call as ``run`` makes it, with its inputs resolved before any load.
+
+    Raises:
+        TuneError: The input data does not fit the model or cannot be generated (naming
+            the file, entry or input), or the model is not served.
+    """
+    values = asdict(options.data)
+    try:
+        resolved, _data = prepare_input_data(options.model, url, values, options.report_dir,
+                                             options.export_input_data)
+    except (InputDataError, RunnerError) as exc:
+        raise TuneError(str(exc)) from exc
+    return make_call(options.model, {**values, **resolved})
 
 
 def run_tune(options: TuneOptions) -> tuple[int, TuneReport]:
@@ -449,35 +458,27 @@ def run_tune(options: TuneOptions) -> tuple[int, TuneReport]:
                             detected.gpus if options.gpus is None else options.gpus)
         if options.gpus is not None and server is not None and options.gpus > 0:
             raise TuneError("gpus: the embedded server runs on the CPU only")
-        probe = LoadProbe(options.model, url, stats_url)
+        probe = LoadProbe(options.model, url, stats_url, call=_model_call(options, url))
         served = server.served_repository if server is not None else None
         with ModelController(stats_url, headers) as controller:
-            session = tune_model(options, controller, probe, _model_dir(options, served), host,
-                                 embedded=server is not None)
+            report = tune_model(options, controller, probe, _model_dir(options, served), host,
+                                embedded=server is not None)
     finally:
         if server is not None:
             server.stop()
-    report = TuneReport(
-        model=options.model, protocol=options.protocol, p99_target_ms=options.p99_ms,
-        server=options.host or "embedded Triton (explicit model control)", host=session.host,
-        space=session.space, baseline=session.baseline, search=session.search,
-        comparison=session.comparison, winner=session.winner,
-        winner_source=session.winner_source, verification=session.verification,
-        restored=session.restored, notes=session.notes, head_to_head=session.head_to_head,
-    )
-    if session.winner is not None:
-        patch = build_patch(options.model, session.winner.candidate,
-                            session.baseline.candidate.max_batch_size)
+    if report.winner is not None:
+        patch = build_patch(options.model, report.winner.candidate,
+                            report.baseline.candidate.max_batch_size)
         report.spec_patch = patch.text()
         if options.write_spec_patch is not None:
             if not report.verified:
                 report.notes.append(f"spec patch not applied to {options.write_spec_patch}: "
                                     "the winner's final run missed a target")
-            elif session.winner_source == "baseline":
+            elif report.winner_source == "baseline":
                 report.notes.append("spec patch not applied: the hand-written config is "
                                     "already the best measured")
             else:
-                apply_patch(options.write_spec_patch, patch, session.winner.candidate)
+                apply_patch(options.write_spec_patch, patch, report.winner.candidate)
                 report.spec_patch_file = str(options.write_spec_patch)
     report.elapsed_s = time.monotonic() - started
     write_tune_report(report, options.report_dir)

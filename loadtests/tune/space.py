@@ -276,6 +276,12 @@ class SearchSpace:
         """Number of values per dimension."""
         return tuple(len(v) for v in self._values)
 
+    @property
+    def searched(self) -> tuple[str, ...]:
+        """The dimensions with more than one value (a model without batching has none of
+        the batching ones)."""
+        return tuple(d for d, v in zip(DIMENSIONS, self._values, strict=True) if len(v) > 1)
+
     def candidate(self, point: Point) -> Candidate | None:
         """The canonical candidate at ``point``, or None when the combination is invalid.
 
@@ -340,6 +346,7 @@ class SearchSpace:
             "max_batch_sizes": list(self.values("max_batch_size")),
             "queue_policies": [queue_policy_dict(p) for p in self.values("queue_policy")],
             "grid_size": len(self.grid()),
+            "searched": list(self.searched),
         }
 
 
