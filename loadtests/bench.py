@@ -1,8 +1,9 @@
 """Serving-efficiency benchmark, all measured in one run on this machine.
 
 (a) in-process onnxruntime throughput of the image classifier at its best batch size;
-(b) its throughput served by Triton (gRPC asyncio, one image per request) at the best
-    concurrency, giving the serving-efficiency ratio b / a;
+(b) its throughput served by Triton (raw gRPC asyncio callers on the closed-loop driver,
+    one generated input per request) at the best concurrency, giving the
+    serving-efficiency ratio b / a;
 (c) served throughput with the generated dynamic batching vs the same model with
     dynamic batching cleared, at equal concurrency;
 (d) typed client vs raw tritonclient median latency at concurrency 1 (recommendation,
@@ -10,13 +11,16 @@
 (f) the steady-state tail of each reference model as shipped beside batching off
     (:mod:`loadtests.bench_tail`): p99 / p50 and calls over 100 ms at concurrency 8.
 
-Every figure is the median of ``repeats`` runs; every run is bounded in time.
+Every figure is the median of ``repeats`` runs; every run is bounded in time. The inputs
+come from the models' input data (:func:`loadtests.datasource.served_input_data`,
+generated from the served signature), not from hand-written tensors or id ranges.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import json
 import os
 import platform
@@ -35,7 +39,10 @@ import numpy.typing as npt
 
 from generator.errors import ConfigSyntaxError
 from generator.layout import CONFIG_FILENAME, load_config, write_text_atomic
+from loadtests.datasource import served_input_data
+from loadtests.driver import Caller, closed_loop
 from loadtests.errors import BenchmarkError
+from loadtests.inputdata import InputData
 from loadtests.models import CLASSIFIER, RECOMMENDATION
 
 __all__ = [
@@ -47,6 +54,8 @@ __all__ = [
     "disable_dynamic_batching",
     "format_bench_table",
     "machine_info",
+    "raw_grpc_caller",
+    "recommendation_user_ids",
     "run_benchmark",
 ]
 
@@ -202,41 +211,61 @@ def _measure_in_process(options: BenchOptions) -> list[BenchFigure]:
     ]
 
 
-async def _served_requests_per_s(address: str, model: str, concurrency: int,
-                                 window_s: float) -> float:
+def raw_grpc_caller(client: Any, model: str, data: InputData,
+                    timeout_s: float | None = None) -> Caller:
+    """Raw ``tritonclient.grpc.aio`` calls of ``data``'s entries, round-robin.
+
+    The requests are built once, so a call costs what tritonclient costs and nothing
+    of the typed clients' layer: the served figures measure the server.
+
+    Args:
+        client: A ``tritonclient.grpc.aio.InferenceServerClient``.
+        model: The model called.
+        data: Its input data.
+        timeout_s: Limit of each call (``client_timeout``).
+    """
     import tritonclient.grpc as grpcclient
+    from tritonclient.utils import np_to_triton_dtype
+
+    requests = []
+    for index in range(len(data.entries)):
+        tensors = []
+        for name, array in data.request(index).items():
+            tensor = grpcclient.InferInput(name, list(array.shape),
+                                           np_to_triton_dtype(array.dtype))
+            tensor.set_data_from_numpy(array)
+            tensors.append(tensor)
+        requests.append(tensors)
+    order = itertools.cycle(requests)
+
+    async def call() -> object:
+        return await client.infer(model, next(order), client_timeout=timeout_s)
+
+    return call
+
+
+async def _served_requests_per_s(url: str, model: str, data: InputData, concurrency: int,
+                                 window_s: float) -> float:
     import tritonclient.grpc.aio as aioclient
 
-    client = aioclient.InferenceServerClient(address)
+    client = aioclient.InferenceServerClient(url.split("://", 1)[1])
     try:
-        pixels = _pixels(1)
-        request = grpcclient.InferInput("pixels", list(pixels.shape), "FP32")
-        request.set_data_from_numpy(pixels)
-        await asyncio.gather(*(client.infer(model, [request]) for _ in range(concurrency)))
-        done = 0
-        started = time.perf_counter()
-        stop_at = started + window_s
-
-        async def worker() -> None:
-            nonlocal done
-            while time.perf_counter() < stop_at:
-                await client.infer(model, [request])
-                done += 1
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return done / (time.perf_counter() - started)
+        call = raw_grpc_caller(client, model, data)
+        await asyncio.gather(*(call() for _ in range(concurrency)))  # warm-up, untimed
+        return (await closed_loop(call, concurrency, window_s, failures=())).rps
     finally:
         await client.close()
 
 
-def _measure_served(address: str, options: BenchOptions, concurrencies: Sequence[int],
+def _measure_served(url: str, options: BenchOptions, concurrencies: Sequence[int],
                     label: str) -> list[BenchFigure]:
     figures = []
+    data = served_input_data(CLASSIFIER, url)
     for concurrency in concurrencies:
         _progress(f"served throughput, {label}, concurrency {concurrency} "
                   f"({options.repeats} x {options.window_s:g} s)")
         try:
-            runs = [asyncio.run(_served_requests_per_s(address, CLASSIFIER, concurrency,
+            runs = [asyncio.run(_served_requests_per_s(url, CLASSIFIER, data, concurrency,
                                                        options.window_s))
                     for _ in range(options.repeats)]
         except Exception as exc:
@@ -283,16 +312,26 @@ def _raw_recommend(url: str) -> tuple[Callable[[int], object], Callable[[], None
     return call, client.close
 
 
+def recommendation_user_ids(url: str) -> list[int]:
+    """The user ids of the recommendation model's input data, generated from its signature."""
+    data = served_input_data(RECOMMENDATION, url)
+    return [int(data.request(index)["user_id"].ravel()[0])
+            for index in range(len(data.entries))]
+
+
 def _paired_latency_ms(first: Callable[[int], object], second: Callable[[int], object],
-                       calls: int) -> tuple[float, float]:
-    """Median latency of two calls timed in alternation, so machine drift hits both alike."""
-    for user_id in range(min(20, calls)):
-        first(user_id)
-        second(user_id)
+                       calls: int, user_ids: Sequence[int]) -> tuple[float, float]:
+    """Median latency of two calls timed in alternation, so machine drift hits both alike.
+
+    Call ``i`` of each asks for ``user_ids[i % len(user_ids)]``.
+    """
+    for i in range(min(20, calls)):
+        first(user_ids[i % len(user_ids)])
+        second(user_ids[i % len(user_ids)])
     a_samples: list[float] = []
     b_samples: list[float] = []
     for i in range(calls):
-        user_id = i % 2000
+        user_id = user_ids[i % len(user_ids)]
         pair = ((first, a_samples), (second, b_samples))
         for call, samples in pair if i % 2 == 0 else pair[::-1]:
             started = time.perf_counter()
@@ -308,13 +347,15 @@ def _measure_client_overhead(urls: dict[str, str], options: BenchOptions,
     for protocol, url in urls.items():
         _progress(f"typed vs raw client latency over {protocol} "
                   f"({options.repeats} x {options.latency_calls} alternating call pairs)")
+        user_ids = recommendation_user_ids(url)
         typed = RecommendationClient(url, retry=RetryPolicy(max_attempts=1))
         raw_call, raw_close = _raw_recommend(url)
         try:
             typed_runs, raw_runs = [], []
             for _ in range(options.repeats):
                 raw_ms, typed_ms = _paired_latency_ms(
-                    raw_call, functools.partial(typed.recommend, k=10), options.latency_calls)
+                    raw_call, functools.partial(typed.recommend, k=10), options.latency_calls,
+                    user_ids)
                 raw_runs.append(raw_ms)
                 typed_runs.append(typed_ms)
         finally:
@@ -339,10 +380,11 @@ def _measure_generated_client(protocol: str, url: str, options: BenchOptions,
     from loadtests.bench_generated import generated_recommend
 
     _progress(f"generated vs raw client latency over {protocol}")
+    user_ids = recommendation_user_ids(url)
     generated_call, generated_close = generated_recommend(url)
     raw_call, raw_close = _raw_recommend(url)
     try:
-        pairs = [_paired_latency_ms(raw_call, generated_call, options.latency_calls)
+        pairs = [_paired_latency_ms(raw_call, generated_call, options.latency_calls, user_ids)
                  for _ in range(options.repeats)]
     finally:
         generated_close()
@@ -385,7 +427,7 @@ def run_benchmark(options: BenchOptions) -> BenchResult:
     with TritonServer(options.repository) as server:
         result = BenchResult(machine_info(_triton_version(server.http_url)))
         result.figures += in_process
-        served = _measure_served(server.grpc_address, options, options.concurrencies,
+        served = _measure_served(server.grpc_url, options, options.concurrencies,
                                  "dynamic batching")
         result.figures += served
         _measure_client_overhead({"grpc": server.grpc_url, "http": server.http_url},
@@ -399,7 +441,7 @@ def run_benchmark(options: BenchOptions) -> BenchResult:
         disable_dynamic_batching(variant / CLASSIFIER / CONFIG_FILENAME)
         _progress("starting Triton on a copy with dynamic batching switched off")
         with TritonServer(variant) as server:
-            (unbatched,) = _measure_served(server.grpc_address, options, [concurrency],
+            (unbatched,) = _measure_served(server.grpc_url, options, [concurrency],
                                            "dynamic batching off")
     result.figures.append(unbatched)
     from loadtests.bench_balancer import measure_balancer_overhead

@@ -17,6 +17,7 @@ from loadtests.bench import (
     _median_figure,
     _paired_latency_ms,
     _progress,
+    recommendation_user_ids,
 )
 from loadtests.errors import BenchmarkError
 from loadtests.models import RECOMMENDATION
@@ -58,6 +59,7 @@ def measure_balancer_overhead(options: BenchOptions, result: BenchResult) -> Non
         for protocol, (direct_url, balanced_url) in pairs.items():
             _progress(f"balancer vs direct latency over {protocol} "
                       f"({options.repeats} x {options.latency_calls} alternating call pairs)")
+            user_ids = recommendation_user_ids(direct_url)
             direct = RecommendationClient(direct_url, retry=RetryPolicy.disabled())
             balanced = RecommendationClient(balanced_url, retry=RetryPolicy.disabled())
             try:
@@ -65,7 +67,8 @@ def measure_balancer_overhead(options: BenchOptions, result: BenchResult) -> Non
                 for _ in range(options.repeats):
                     direct_ms, balanced_ms = _paired_latency_ms(
                         functools.partial(direct.recommend, k=10),
-                        functools.partial(balanced.recommend, k=10), options.latency_calls)
+                        functools.partial(balanced.recommend, k=10), options.latency_calls,
+                        user_ids)
                     direct_runs.append(direct_ms)
                     balanced_runs.append(balanced_ms)
             finally:

@@ -2,8 +2,9 @@
 
 Two servers run side by side: the repository as shipped and a copy with
 ``dynamic_batching`` cleared on every measured model. Each round drives each model on
-each server in turn with :data:`TAIL_CONCURRENCY` closed-loop raw ``tritonclient.grpc``
-callers, so machine load hits both variants alike. Reported per model and variant:
+each server in turn with :data:`TAIL_CONCURRENCY` raw ``tritonclient.grpc.aio`` callers on
+the closed-loop driver (:mod:`loadtests.driver`), the inputs generated from each model's
+served signature, so machine load hits both variants alike. Reported per model and variant:
 p99 / p50 and the count of calls over :data:`SLOW_CALL_MS`; for the shipped variant also
 its throughput over the batching-off one. A Triton queue policy shows up here as calls
 of ~500 ms (docs/stall.md).
@@ -11,11 +12,10 @@ of ~500 ms (docs/stall.md).
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import statistics
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ import numpy as np
 
 from generator.layout import CONFIG_FILENAME
 from loadtests.errors import BenchmarkError
+from loadtests.inputdata import InputData
 from loadtests.models import CLASSIFIER, RECOMMENDATION
 
 __all__ = ["SLOW_CALL_MS", "TAIL_CONCURRENCY", "TAIL_P99_OVER_P50_GOAL", "measure_steady_tail"]
@@ -35,55 +36,31 @@ SLOW_CALL_MS = 100.0
 TAIL_P99_OVER_P50_GOAL = 4.0
 """Goal for p99 / p50 with batching as shipped."""
 
-_MAX_CALLS_PER_CALLER = 100_000
+_MAX_CALLS = 800_000
 _CALL_TIMEOUT_S = 10.0
 
 
-def _inputs(model: str) -> list[Any]:
-    import tritonclient.grpc as grpcclient
-
-    if model == RECOMMENDATION:
-        tensor = grpcclient.InferInput("user_id", [1, 1], "INT64")
-        tensor.set_data_from_numpy(np.array([[7]], dtype=np.int64))
-    else:
-        pixels = np.random.default_rng(0).uniform(-1, 1, (1, 1, 224, 224)).astype(np.float32)
-        tensor = grpcclient.InferInput("pixels", list(pixels.shape), "FP32")
-        tensor.set_data_from_numpy(pixels)
-    return [tensor]
-
-
-def closed_loop_latencies_ms(address: str, model: str, callers: int,
+def closed_loop_latencies_ms(url: str, model: str, data: InputData, callers: int,
                              window_s: float) -> tuple[list[float], int]:
     """Latencies (ms) of ``callers`` closed-loop gRPC callers over ``window_s``, and errors."""
-    import tritonclient.grpc as grpcclient
+    import tritonclient.grpc.aio as aioclient
+    from tritonclient.utils import InferenceServerException
 
-    per_caller: list[list[float]] = [[] for _ in range(callers)]
-    errors = [0] * callers
-    stop_at = time.monotonic() + window_s
+    from loadtests.bench import raw_grpc_caller
+    from loadtests.driver import closed_loop
 
-    def caller(index: int) -> None:
-        client = grpcclient.InferenceServerClient(address)
-        inputs = _inputs(model)
+    async def drive() -> tuple[list[float], int]:
+        client = aioclient.InferenceServerClient(url.split("://", 1)[1])
         try:
-            for _ in range(_MAX_CALLS_PER_CALLER):
-                if time.monotonic() >= stop_at:
-                    break
-                started = time.perf_counter()
-                try:
-                    client.infer(model, inputs, client_timeout=_CALL_TIMEOUT_S)
-                except Exception:  # counted; the step fails below if nothing succeeded
-                    errors[index] += 1
-                    continue
-                per_caller[index].append((time.perf_counter() - started) * 1000.0)
+            result = await closed_loop(
+                raw_grpc_caller(client, model, data, _CALL_TIMEOUT_S), callers, window_s,
+                max_requests=_MAX_CALLS, timeout_s=_CALL_TIMEOUT_S,
+                failures=(InferenceServerException,))
         finally:
-            client.close()
+            await client.close()
+        return list(result.latencies_ms), result.failures
 
-    threads = [threading.Thread(target=caller, args=(i,), daemon=True) for i in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(window_s + _CALL_TIMEOUT_S + 5.0)
-    return [ms for samples in per_caller for ms in samples], sum(errors)
+    return asyncio.run(drive())
 
 
 def _without_batching(repository: Path, destination: Path, models: tuple[str, ...]) -> Path:
@@ -108,6 +85,7 @@ def measure_steady_tail(options: Any, result: Any,
         BenchmarkError: A server did not start or a model answered no call.
     """
     from loadtests.bench import _median_figure
+    from loadtests.datasource import served_input_data
     from serving import ServingError, TritonServer
 
     models = tuple(m for m in (RECOMMENDATION, CLASSIFIER)
@@ -117,17 +95,19 @@ def measure_steady_tail(options: Any, result: Any,
         off = _without_batching(options.repository, Path(tmp) / "repository", models)
         try:
             with TritonServer(options.repository) as shipped, TritonServer(off) as unbatched:
-                servers = {"as shipped": shipped.grpc_address,
-                           "batching off": unbatched.grpc_address}
+                servers = {"as shipped": shipped.grpc_url,
+                           "batching off": unbatched.grpc_url}
+                inputs = {m: served_input_data(m, shipped.grpc_url) for m in models}
                 for round_ in range(options.repeats):
                     for model in models:
-                        for variant, address in servers.items():
+                        for variant, url in servers.items():
                             if progress is not None:
                                 progress(f"steady tail, {model} {variant}, round {round_ + 1}"
                                          f" ({TAIL_CONCURRENCY} callers, {options.window_s:g} s)")
-                            closed_loop_latencies_ms(address, model, TAIL_CONCURRENCY, 0.5)
+                            data = inputs[model]
+                            closed_loop_latencies_ms(url, model, data, TAIL_CONCURRENCY, 0.5)
                             latencies, _ = closed_loop_latencies_ms(
-                                address, model, TAIL_CONCURRENCY, options.window_s)
+                                url, model, data, TAIL_CONCURRENCY, options.window_s)
                             if not latencies:
                                 raise BenchmarkError(f"{model}: no call answered ({variant})")
                             runs = samples.setdefault((model, variant), {

@@ -17,11 +17,11 @@ from typing import Any
 
 from clients import ClientError, ModelClient, RetryPolicy, Timeouts
 from generator.layout import write_text_atomic
-from loadtests.calls import DataCall, load_input_data, make_call
+from loadtests.calls import DataCall, DataOptions, load_input_data, make_call
 from loadtests.errors import InputDataError, RunnerError
 from loadtests.inputdata import InputData, ModelTensors
 
-__all__ = ["INPUT_DATA_NAME", "prepare_input_data"]
+__all__ = ["INPUT_DATA_NAME", "prepare_input_data", "served_input_data"]
 
 INPUT_DATA_NAME = "input_data.json"
 """The file in the report folder that holds the inputs a run used."""
@@ -35,6 +35,17 @@ def _served_tensors(model: str, url: str, timeout_s: float) -> ModelTensors:
             return ModelTensors.from_info(client.model_info())
     except ClientError as exc:
         raise RunnerError(f"model {model!r} at {url}: {type(exc).__name__}: {exc}") from exc
+
+
+def served_input_data(model: str, url: str, options: DataOptions | None = None,
+                      timeout_s: float = 10.0) -> InputData:
+    """Reads ``options.input_data`` or generates inputs for ``model`` as served at ``url``.
+
+    Raises:
+        InputDataError: The data does not fit the model or cannot be generated.
+        RunnerError: The model is not served at ``url``.
+    """
+    return load_input_data(_served_tensors(model, url, timeout_s), options or DataOptions())
 
 
 def prepare_input_data(
@@ -72,7 +83,7 @@ def prepare_input_data(
                 "input data; give --input-data, --shape or --batch-size to load it through "
                 "input data")
         return {}, None
-    data = load_input_data(_served_tensors(model, url, timeout_s), call.options)
+    data = served_input_data(model, url, call.options, timeout_s)
     text = json.dumps(data.export()) + "\n"
     written = report_dir / INPUT_DATA_NAME
     report_dir.mkdir(parents=True, exist_ok=True)

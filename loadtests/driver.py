@@ -104,7 +104,8 @@ class StopFlag:
 
 async def closed_loop(caller: Caller, concurrency: int, duration_s: float, *,
                       max_requests: int = 200_000, timeout_s: float = 10.0,
-                      stop: StopFlag | None = None) -> LoopResult:
+                      stop: StopFlag | None = None,
+                      failures: tuple[type[Exception], ...] = FAILURES) -> LoopResult:
     """Drive ``caller`` closed-loop: ``concurrency`` calls in flight for ``duration_s``.
 
     Args:
@@ -114,34 +115,35 @@ async def closed_loop(caller: Caller, concurrency: int, duration_s: float, *,
         max_requests: Calls at most, over every caller.
         timeout_s: Limit of one call (the loop waits this long past the window).
         stop: Ends the loop early when it is set.
+        failures: What a failed call raises (counted; anything else ends the loop).
 
     Returns:
         The latencies of the answered calls and the count of failed ones.
     """
     latencies: list[float] = []
-    failures = 0
+    failed = 0
     first_error: str | None = None
     issued = 0
     started = time.perf_counter()
     stop_at = started + duration_s
 
     async def worker() -> None:
-        nonlocal failures, first_error, issued
+        nonlocal failed, first_error, issued
         while time.perf_counter() < stop_at and issued < max_requests \
                 and not (stop is not None and stop.interrupted):
             issued += 1
             sent = time.perf_counter()
             try:
                 await caller()
-            except FAILURES as exc:
-                failures += 1
+            except failures as exc:
+                failed += 1
                 first_error = first_error or f"{type(exc).__name__}: {exc}"
                 continue
             latencies.append((time.perf_counter() - sent) * 1000.0)
 
     await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(concurrency))),
                            timeout=duration_s + timeout_s + _SETTLE_S)
-    return LoopResult(tuple(latencies), failures, time.perf_counter() - started, first_error)
+    return LoopResult(tuple(latencies), failed, time.perf_counter() - started, first_error)
 
 
 @contextlib.asynccontextmanager
