@@ -96,8 +96,11 @@ def main(argv: list[str] | None = None) -> int:
                     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
                                           timeout=args.bound_s, check=False)
                     passed, output = done.returncode == 0, done.stdout + done.stderr
-                except subprocess.TimeoutExpired:
-                    passed, output = False, f"hung: still running after {args.bound_s:g} s"
+                except subprocess.TimeoutExpired as hung:
+                    partial = "".join(part.decode(errors="replace") if isinstance(part, bytes)
+                                      else part for part in (hung.stdout, hung.stderr) if part)
+                    passed = False
+                    output = f"{partial}\nhung: still running after {args.bound_s:g} s"
                 elapsed_s = time.monotonic() - started
                 (folder / f"run-{index + 1:02d}.log").write_text(f"{name}\n{output}")
                 detail = _detail(command, output)
