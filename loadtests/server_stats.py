@@ -1,24 +1,34 @@
 """Triton's own view of a run: statistics extension and Prometheus metrics.
 
-Take a :class:`ServerSnapshot` before and after a run, then :func:`diff_snapshots`
-turns the cumulative counters into per-request figures (queue, compute input,
-compute infer, compute output in milliseconds, mean batch size formed, success and
-failure counts). :func:`latency_breakdown` splits the client's mean latency into
-server queueing, server compute and the rest (transport plus client overhead).
+The one reader of Triton's statistics extension: :func:`read_model_stats` returns a
+model's counters per version (``GET /v2/models/NAME/stats``). On it:
+
+* take a :class:`ServerSnapshot` before and after a run, then :func:`diff_snapshots`
+  turns the cumulative counters into per-request figures (queue, compute input,
+  compute infer, compute output in milliseconds, mean batch size formed, success and
+  failure counts); :func:`latency_breakdown` splits the client's mean latency into
+  server queueing, server compute and the rest (transport plus client overhead);
+* :func:`model_counters` sums one model's versions (the failover drill's "does this
+  replica answer yet");
+* :class:`StatsAccumulator` keeps counting across version switches, which reset a
+  version's counters (the rollout drill).
 """
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from loadtests.errors import ServerStatsError
 from loadtests.promtext import PrometheusParseError, parse_prometheus_text, sum_samples
+from serving.ports import loopback_opener
 
 __all__ = [
     "TRITON_METRICS",
@@ -26,10 +36,13 @@ __all__ = [
     "ModelCounters",
     "ModelDelta",
     "ServerSnapshot",
+    "StatsAccumulator",
     "composing_models",
     "diff_snapshots",
     "fetch_snapshot",
     "latency_breakdown",
+    "model_counters",
+    "read_model_stats",
 ]
 
 TRITON_METRICS: tuple[str, ...] = (
@@ -58,6 +71,7 @@ class ModelCounters:
         execution_count: Model executions (batches formed).
         counts: Request count per duration kind (success, fail, queue, compute_*).
         ns: Cumulative nanoseconds per duration kind.
+        version: The version counted (empty for counters summed over versions).
     """
 
     name: str
@@ -65,6 +79,7 @@ class ModelCounters:
     execution_count: int
     counts: Mapping[str, int]
     ns: Mapping[str, int]
+    version: str = ""
 
 
 @dataclass(frozen=True)
@@ -166,22 +181,21 @@ class LatencyBreakdown:
         return asdict(self)
 
 
-def _http_address(stats_url: str) -> tuple[str, bool]:
+def _get_json(stats_url: str, path: str, what: str, timeout_s: float) -> Any:
     parts = urlsplit(stats_url if "://" in stats_url else f"http://{stats_url}")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ServerStatsError(
             f"statistics URL {stats_url!r} must be http://host:port or https://host:port"
         )
-    return parts.netloc, parts.scheme == "https"
-
-
-def _client(stats_url: str, timeout_s: float) -> Any:
-    import tritonclient.http as httpclient  # deferred: heavy import
-
-    address, ssl = _http_address(stats_url)
-    return httpclient.InferenceServerClient(
-        address, ssl=ssl, connection_timeout=timeout_s, network_timeout=timeout_s
-    )
+    url = f"{parts.scheme}://{parts.netloc}{path}"
+    try:
+        with loopback_opener().open(url, timeout=timeout_s) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise ServerStatsError(f"cannot read {what} from {stats_url}: HTTP {exc.code}: "
+                               f"{exc.read()[:300].decode(errors='replace')}") from exc
+    except (OSError, ValueError) as exc:
+        raise ServerStatsError(f"cannot read {what} from {stats_url}: {exc}") from exc
 
 
 def _counters(raw: Mapping[str, Any]) -> ModelCounters:
@@ -194,7 +208,41 @@ def _counters(raw: Mapping[str, Any]) -> ModelCounters:
         execution_count=int(raw.get("execution_count", 0)),
         counts=counts,
         ns=ns,
+        version=str(raw.get("version", "")),
     )
+
+
+def read_model_stats(stats_url: str, model: str,
+                     timeout_s: float = 5.0) -> tuple[ModelCounters, ...]:
+    """Read a model's counters from Triton's statistics extension, one per version entry.
+
+    A version may be listed twice while it reloads; an unloaded version is not listed
+    (Triton drops its counters).
+
+    Args:
+        stats_url: Triton's HTTP endpoint, ``http://host:port``.
+        model: Model name.
+        timeout_s: Limit of the read, seconds.
+
+    Raises:
+        ServerStatsError: The statistics could not be read, naming the model.
+    """
+    raw = _get_json(stats_url, f"/v2/models/{quote(model, safe='')}/stats",
+                    f"statistics of model {model!r}", timeout_s)
+    return tuple(_counters(entry) for entry in raw.get("model_stats", []))
+
+
+def model_counters(stats_url: str, model: str, timeout_s: float = 5.0) -> ModelCounters:
+    """A model's counters summed over its versions (:func:`read_model_stats`).
+
+    Raises:
+        ServerStatsError: The statistics could not be read, or the server has none for
+            the model.
+    """
+    versions = read_model_stats(stats_url, model, timeout_s)
+    if not versions:
+        raise ServerStatsError(f"server has no statistics for model {model!r}")
+    return _merge(model, versions)
 
 
 def composing_models(stats_url: str, model: str, timeout_s: float = 5.0) -> list[str]:
@@ -203,13 +251,8 @@ def composing_models(stats_url: str, model: str, timeout_s: float = 5.0) -> list
     Raises:
         ServerStatsError: The model configuration could not be read.
     """
-    client = _client(stats_url, timeout_s)
-    try:
-        config = client.get_model_config(model)
-    except Exception as exc:
-        raise ServerStatsError(f"cannot read the config of model {model!r}: {exc}") from exc
-    finally:
-        client.close()
+    config = _get_json(stats_url, f"/v2/models/{quote(model, safe='')}/config",
+                       f"the config of model {model!r}", timeout_s)
     steps = config.get("ensemble_scheduling", {}).get("step", [])
     return [str(step["model_name"]) for step in steps]
 
@@ -256,23 +299,7 @@ def fetch_snapshot(
     """
     composing = {m: composing_models(stats_url, m, timeout_s) for m in models}
     names = list(dict.fromkeys([*models, *(c for cs in composing.values() for c in cs)]))
-    client = _client(stats_url, timeout_s)
-    counters: dict[str, ModelCounters] = {}
-    try:
-        for name in names:
-            try:
-                raw = client.get_inference_statistics(model_name=name)
-            except Exception as exc:
-                raise ServerStatsError(
-                    f"cannot read statistics of model {name!r} from {stats_url}: {exc}"
-                ) from exc
-            entries = raw.get("model_stats", [])
-            if not entries:
-                raise ServerStatsError(f"server has no statistics for model {name!r}")
-            merged = [_counters(e) for e in entries]
-            counters[name] = _merge(name, merged)
-    finally:
-        client.close()
+    counters = {name: model_counters(stats_url, name, timeout_s) for name in names}
     metrics: dict[str, dict[str, float]] = {}
     metrics_error: str | None = None
     if metrics_url:
@@ -377,3 +404,89 @@ def latency_breakdown(
         compute_ms=compute_ms,
         other_ms=client_mean_ms - queue_ms - compute_ms,
     )
+
+
+_POLL_S = 0.1
+_RESET_POLLS = 3
+
+
+class StatsAccumulator:
+    """A model's counters summed over every version, kept across version switches.
+
+    Triton drops a version's statistics when it unloads it and restarts them when it
+    loads it again, so a before/after difference is wrong across a switch. This polls
+    :func:`read_model_stats` every 0.1 s in the background and adds each version's
+    increase; the counts of a version may miss the requests it served within one poll
+    of its unloading, and they include Triton's warm-up samples and the release
+    controller's smoke calls.
+
+    Args:
+        stats_url: Triton's HTTP URL.
+        model: Model name.
+    """
+
+    def __init__(self, stats_url: str, model: str) -> None:
+        self.stats_url = stats_url
+        self.model = model
+        self._last: dict[str, tuple[int, int, int, int]] = {}
+        self._low: dict[str, int] = {}
+        self.totals = [0, 0, 0, 0]  # success, fail, inferences, executions
+        self.polls_failed = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="stats-accumulator",
+                                        daemon=True)
+
+    def start(self) -> None:
+        """Start polling in the background."""
+        self.poll()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop polling (bounded wait)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(_POLL_S):
+            self.poll()
+
+    def poll(self) -> None:
+        """Read the statistics once and add each version's increase."""
+        try:
+            versions = read_model_stats(self.stats_url, self.model, timeout_s=2.0)
+        except ServerStatsError:
+            with self._lock:
+                self.polls_failed += 1
+            return
+        latest: dict[str, tuple[int, int, int, int]] = {}
+        for counters in versions:
+            now = (counters.counts["success"], counters.counts["fail"],
+                   counters.inference_count, counters.execution_count)
+            # A version can be listed twice (while it reloads in the background, or the
+            # same instance twice): follow the larger, older counter.
+            latest[counters.version] = max(latest.get(counters.version, now), now)
+        with self._lock:
+            for version, now in latest.items():
+                before = self._last.get(version, (0, 0, 0, 0))
+                if now[0] < before[0]:
+                    # Smaller: a new instance that restarted at 0, or a passing glitch
+                    # while Triton reloads; believe it once it lasts _RESET_POLLS polls.
+                    self._low[version] = self._low.get(version, 0) + 1
+                    if self._low[version] < _RESET_POLLS:
+                        continue
+                    before = (0, 0, 0, 0)
+                self._low[version] = 0
+                for index, (new, old) in enumerate(zip(now, before, strict=True)):
+                    self.totals[index] += max(0, new - old)
+                self._last[version] = now
+
+    def snapshot(self) -> ServerSnapshot:
+        """Poll now and return the running totals as a snapshot of the model."""
+        self.poll()
+        with self._lock:
+            success, fail, inferences, executions = self.totals
+        counters = ModelCounters(self.model, inferences, executions,
+                                 {"success": success, "fail": fail}, {})
+        return ServerSnapshot(time.time(), {self.model: counters})

@@ -36,8 +36,9 @@ from typing import Any
 from loadtests.drills import Check, Drill, DrillContext, DrillResult, default_checks, register
 from loadtests.errors import DrillError
 from loadtests.runner import Endpoints
+from loadtests.server_stats import model_counters
 
-__all__ = ["DEAD_REPLICA_OUT_LIMIT_S", "Failover", "needed_models", "served_count"]
+__all__ = ["DEAD_REPLICA_OUT_LIMIT_S", "Failover", "needed_models"]
 
 DEAD_REPLICA_OUT_LIMIT_S = 5.0
 """A dead replica must be out of the balancer within this many seconds."""
@@ -61,19 +62,6 @@ def needed_models(repository: Path, model: str) -> list[str]:
     config = load_config(path)
     steps = [step.model_name for step in config.ensemble_scheduling.step]
     return list(dict.fromkeys([model, *steps]))
-
-
-def served_count(http_url: str, model: str) -> int:
-    """Successful inferences of ``model`` according to one replica's statistics."""
-    import tritonclient.http as httpclient
-
-    client = httpclient.InferenceServerClient(http_url.split("://", 1)[1],
-                                              connection_timeout=2.0, network_timeout=2.0)
-    try:
-        stats = client.get_inference_statistics(model)
-    finally:
-        client.close()
-    return sum(int(s["inference_stats"]["success"]["count"]) for s in stats["model_stats"])
 
 
 def _balancer_counts(replicas: Any) -> dict[str, int]:
@@ -171,7 +159,7 @@ class Failover(Drill):
             with ctx.timeline.timed(f"restart {name}", kind="restart") as step:
                 times = replicas.restart(name)
                 url = replicas.server(name).http_url
-                while served_count(url, model) == 0:
+                while model_counters(url, model, timeout_s=2.0).counts["success"] == 0:
                     if time.monotonic() - started > times.in_balancer_s + _SERVE_AGAIN_TIMEOUT_S:
                         step["ok"] = False
                         break

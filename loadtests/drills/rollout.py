@@ -34,7 +34,6 @@ import json
 import os
 import shutil
 import tempfile
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -47,13 +46,10 @@ from loadtests.drills import Check, Drill, DrillContext, DrillResult, default_ch
 from loadtests.errors import DrillError
 from loadtests.records import Outcome
 from loadtests.runner import Endpoints
-from loadtests.server_stats import ModelCounters, ServerSnapshot
-from serving.ports import loopback_opener
+from loadtests.server_stats import StatsAccumulator
 
-__all__ = ["Rollout", "VersionStatsAccumulator", "add_broken_version"]
+__all__ = ["Rollout", "add_broken_version"]
 
-_STATS_POLL_S = 0.1
-_RESET_POLLS = 3
 _SWITCH_P99_GOAL = 3.0
 _BROKEN_BYTES = b"this is not an ONNX model: the rollout drill's deliberately broken version\n"
 
@@ -74,93 +70,6 @@ def add_broken_version(repository: Path, model: str, version: int, like_version:
                  type(golden)(model, version, golden.cases, golden.rtol, golden.atol))
 
 
-class VersionStatsAccumulator:
-    """Triton's success and failure counts of one model, summed over every version.
-
-    Triton drops a version's statistics when it unloads it and restarts them when it
-    loads it again, so a before/after difference is wrong across a switch. This polls
-    ``/v2/models/MODEL/stats`` every 0.1 s and adds each version's increase; the counts
-    of a version may miss the requests it served within one poll of its unloading, and
-    they include Triton's warm-up samples and the release controller's smoke calls.
-
-    Args:
-        stats_url: Triton's HTTP URL.
-        model: Model name.
-    """
-
-    def __init__(self, stats_url: str, model: str) -> None:
-        self._url = f"{stats_url.rstrip('/')}/v2/models/{model}/stats"
-        self.model = model
-        self._last: dict[str, tuple[int, int, int, int]] = {}
-        self._low: dict[str, int] = {}
-        self.totals = [0, 0, 0, 0]  # success, fail, inferences, executions
-        self.polls_failed = 0
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="rollout-stats", daemon=True)
-
-    def start(self) -> None:
-        """Start polling in the background."""
-        self.poll()
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop polling (bounded wait)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(_STATS_POLL_S):
-            self.poll()
-
-    def poll(self) -> None:
-        """Read the statistics once and add each version's increase."""
-        try:
-            with loopback_opener().open(self._url, timeout=2.0) as response:
-                entries = json.loads(response.read()).get("model_stats", [])
-        except (OSError, ValueError):
-            with self._lock:
-                self.polls_failed += 1
-            return
-        latest: dict[str, tuple[int, int, int, int]] = {}
-        for entry in entries:
-            stats = entry.get("inference_stats", {})
-            now = (int(stats.get("success", {}).get("count", 0)),
-                   int(stats.get("fail", {}).get("count", 0)),
-                   int(entry.get("inference_count", 0)),
-                   int(entry.get("execution_count", 0)))
-            # A version can be listed twice (while it reloads in the background, or the
-            # same instance twice): follow the larger, older counter.
-            version = str(entry.get("version", ""))
-            latest[version] = max(latest.get(version, now), now)
-        with self._lock:
-            for version, now in latest.items():
-                before = self._last.get(version, (0, 0, 0, 0))
-                if now[0] < before[0]:
-                    # Smaller: a new instance that restarted at 0, or a passing glitch
-                    # while Triton reloads; believe it once it lasts _RESET_POLLS polls.
-                    self._low[version] = self._low.get(version, 0) + 1
-                    if self._low[version] < _RESET_POLLS:
-                        continue
-                    before = (0, 0, 0, 0)
-                self._low[version] = 0
-                for index, (new, old) in enumerate(zip(now, before, strict=True)):
-                    self.totals[index] += max(0, new - old)
-                self._last[version] = now
-
-    def snapshot(self) -> ServerSnapshot:
-        """Poll now and return the running totals as a snapshot of the model."""
-        import time
-
-        self.poll()
-        with self._lock:
-            success, fail, inferences, executions = self.totals
-        counters = ModelCounters(self.model, inferences, executions,
-                                 {"success": success, "fail": fail}, {})
-        return ServerSnapshot(time.time(), {self.model: counters})
-
-
 @register
 class Rollout(Drill):
     """Rollout, rollback and a refused broken rollout under unpinned load."""
@@ -173,7 +82,7 @@ class Rollout(Drill):
                    "went as planned.")
     default_users = 8
     default_duration_s = 60.0
-    _stats: VersionStatsAccumulator
+    _stats: StatsAccumulator
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         """The versions, the broken version and the admin key file."""
@@ -272,7 +181,7 @@ class Rollout(Drill):
     def prepare(self, ctx: DrillContext) -> None:
         """Make --from-version the only served version; start Triton's statistics poll."""
         assert ctx.endpoints is not None and ctx.endpoints.stats_url is not None
-        self._stats = VersionStatsAccumulator(ctx.endpoints.stats_url, ctx.options.model)
+        self._stats = StatsAccumulator(ctx.endpoints.stats_url, ctx.options.model)
         controller = self._controller(ctx)
         ctx.log(f"setup: version {ctx.args.from_version} serves alone")
         controller.rollout(ctx.options.model, ctx.args.from_version)

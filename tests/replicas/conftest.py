@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import tritonclient.http as httpclient
 
 from clients import RecommendationClient, RetryPolicy
+from loadtests.server_stats import model_counters
 from serving.lb import INSTALL_HINT
 from serving.replicas import ReplicaSet
 
@@ -50,13 +50,8 @@ def replicas(haproxy: Path) -> Iterator[ReplicaSet]:
 
 
 def served_count(http_url: str, model: str = MODEL) -> int:
-    """Successful inferences of ``model`` according to one replica's own statistics."""
-    client = httpclient.InferenceServerClient(http_url.split("://", 1)[1])
-    try:
-        stats = client.get_inference_statistics(model)
-    finally:
-        client.close()
-    return sum(int(s["inference_stats"]["success"]["count"]) for s in stats["model_stats"])
+    """Successful requests of ``model`` according to one replica's own statistics."""
+    return model_counters(http_url, model).counts["success"]
 
 
 def served_counts(replica_set: ReplicaSet) -> dict[str, int]:
