@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from io import BytesIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from generator.layout import write_bytes_atomic, write_text_atomic
 from loadtests.errors import LoadTestError
@@ -21,6 +21,7 @@ from loadtests.targets import Measured, TargetVerdict, all_passed, format_verdic
 
 __all__ = [
     "ClientStats",
+    "Report",
     "RunReport",
     "TimePoint",
     "fields_of",
@@ -31,6 +32,7 @@ __all__ = [
     "write_json_and_markdown",
     "write_latency_png",
     "write_report",
+    "write_report_files",
 ]
 
 
@@ -347,7 +349,7 @@ def save_figure(fig: Any, path: Path) -> None:
 
     buffer = BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=100)
+    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
     write_bytes_atomic(path, buffer.getvalue())
 
@@ -356,6 +358,8 @@ def write_json_and_markdown(report_dir: Path, data: Mapping[str, Any],
                             markdown: str) -> list[Path]:
     """Write ``report.json`` and ``report.md`` into ``report_dir`` (atomically).
 
+    Every report's JSON has the same form: keys sorted, indented by 2, no NaN.
+
     Args:
         report_dir: The report folder (it exists).
         data: The report as JSON data (no NaN).
@@ -363,12 +367,56 @@ def write_json_and_markdown(report_dir: Path, data: Mapping[str, Any],
 
     Returns:
         The two files written.
+
+    Raises:
+        ValueError: ``data`` holds a NaN or an infinity.
     """
     json_path = report_dir / "report.json"
-    write_text_atomic(json_path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+    write_text_atomic(json_path,
+                      json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n")
     md_path = report_dir / "report.md"
     write_text_atomic(md_path, markdown)
     return [json_path, md_path]
+
+
+class Report(Protocol):
+    """What :func:`write_report_files` writes: notes, and the JSON document."""
+
+    notes: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON document."""
+
+
+ReportT = TypeVar("ReportT", bound=Report)
+
+
+def write_report_files(report_dir: Path, report: ReportT, render: Callable[[ReportT], str],
+                       plot_name: str, plot: Callable[[Path], str | None]) -> list[Path]:
+    """The one writer of a report folder (``run``, ``drill`` and ``tune``).
+
+    The plot is drawn first, so a plot that cannot be drawn leaves its note in the
+    report; then :func:`write_json_and_markdown` writes both documents. Each file is
+    written to a temporary sibling and renamed.
+
+    Args:
+        report_dir: The report folder (created if missing).
+        report: The report.
+        render: Renders it as Markdown.
+        plot_name: The plot's file name in ``report_dir``.
+        plot: Draws the plot into the path it is given; returns a note instead when it
+            cannot (e.g. matplotlib missing, nothing to draw).
+
+    Returns:
+        The files written.
+    """
+    report_dir.mkdir(parents=True, exist_ok=True)
+    path = report_dir / plot_name
+    note = plot(path)
+    if note:
+        report.notes.append(note)
+    written = write_json_and_markdown(report_dir, report.as_dict(), render(report))
+    return written if note else [*written, path]
 
 
 def write_report(report: RunReport, report_dir: Path) -> list[Path]:
@@ -377,14 +425,6 @@ def write_report(report: RunReport, report_dir: Path) -> list[Path]:
     Returns:
         The files written.
     """
-    report_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    png = report_dir / "latency.png"
     title = f"{report.settings.get('model', '')} {report.settings.get('protocol', '')}"
-    note = write_latency_png(report.timeline, png, title)
-    if note:
-        report.notes.append(note)
-    else:
-        written.append(png)
-    return [*write_json_and_markdown(report_dir, report.as_dict(), render_markdown(report)),
-            *written]
+    return write_report_files(report_dir, report, render_markdown, "latency.png",
+                              lambda png: write_latency_png(report.timeline, png, title))

@@ -15,7 +15,7 @@ from loadtests.drills.stats import PhaseStats
 from loadtests.drills.timeline import Mark
 from loadtests.errors import LoadTestError
 from loadtests.records import Outcome, RequestRecord
-from loadtests.report import fields_of, read_json_object, save_figure, write_json_and_markdown
+from loadtests.report import fields_of, read_json_object, save_figure, write_report_files
 
 __all__ = [
     "PLOT_NAME",
@@ -264,13 +264,11 @@ def write_drill_report(report: DrillReport, records: Sequence[RequestRecord],
     Returns:
         The files written. Without matplotlib the plot is skipped with a note.
     """
-    report_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    plot = report_dir / PLOT_NAME
-    try:
-        write_drill_plot(report, records, plot)
-        written.append(plot)
-    except LoadTestError as exc:
-        report.notes.append(str(exc))
-    return [*write_json_and_markdown(report_dir, report.as_dict(),
-                                     render_drill_markdown(report)), *written]
+    def plot(path: Path) -> str | None:
+        try:
+            write_drill_plot(report, records, path)
+        except LoadTestError as exc:
+            return str(exc)
+        return None
+
+    return write_report_files(report_dir, report, render_drill_markdown, PLOT_NAME, plot)

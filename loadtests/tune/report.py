@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.layout import write_bytes_atomic, write_text_atomic
+from loadtests.report import save_figure, write_report_files
 from loadtests.targets import Measured, TargetVerdict
 from loadtests.tune.search import SearchOutcome, pareto_front
 from loadtests.tune.space import Candidate, HostInfo, SearchSpace, queue_policy_label
@@ -393,8 +393,6 @@ def _plot(report: TuneReport, path: Path) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return "trials plot skipped: matplotlib is not installed (pip install matplotlib)"
-    import io
-
     trials = [t for t in report.search.trials if t.p99_ms is not None]
     others = [t for t in (report.comparison.trials if report.comparison else ())
               if t.p99_ms is not None]
@@ -431,10 +429,7 @@ def _plot(report: TuneReport, path: Path) -> str | None:
     axes.set_title(f"{report.model}: throughput vs p99 per trial")
     axes.grid(True, alpha=0.3)
     axes.legend(loc="best", fontsize="small")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(figure)
-    write_bytes_atomic(path, buffer.getvalue())
+    save_figure(figure, path)
     return None
 
 
@@ -444,13 +439,5 @@ def write_tune_report(report: TuneReport, report_dir: Path) -> list[Path]:
     Returns:
         The files written.
     """
-    report_dir.mkdir(parents=True, exist_ok=True)
-    plot_path = report_dir / PLOT_NAME
-    note = _plot(report, plot_path)
-    if note is not None:
-        report.notes.append(note)
-    json_path = report_dir / "report.json"
-    md_path = report_dir / "report.md"
-    write_text_atomic(json_path, json.dumps(report.as_dict(), indent=2, sort_keys=True) + "\n")
-    write_text_atomic(md_path, render_markdown(report))
-    return [p for p in (json_path, md_path, plot_path) if p.exists()]
+    return write_report_files(report_dir, report, render_markdown, PLOT_NAME,
+                              lambda path: _plot(report, path))

@@ -1,14 +1,22 @@
-"""The report helpers shared by load-test and drill reports (no server needed)."""
+"""The report helpers shared by the run, drill and tune reports (no server needed)."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from loadtests.errors import LoadTestError
-from loadtests.report import fields_of, read_json_object, write_json_and_markdown
+from loadtests.report import (
+    fields_of,
+    read_json_object,
+    write_json_and_markdown,
+    write_report_files,
+)
+from tests.tune.test_report import _report as tune_report
 
 
 def test_read_json_object_names_the_document_and_the_fault(tmp_path: Path) -> None:
@@ -39,3 +47,54 @@ def test_write_json_and_markdown_writes_both_files(tmp_path: Path) -> None:
     assert written[1].read_text(encoding="utf-8") == "# title\n"
     with pytest.raises(ValueError):
         write_json_and_markdown(tmp_path, {"a": float("nan")}, "")
+
+
+@dataclass
+class _Doc:
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"zeta": 1, "alpha": {"b": 2, "a": 1}, "notes": list(self.notes)}
+
+
+def _markdown(doc: _Doc) -> str:
+    return f"# doc\n{len(doc.notes)} notes\n"
+
+
+def test_write_report_files_writes_sorted_indented_json_the_plot_and_markdown(
+    tmp_path: Path,
+) -> None:
+    def plot(path: Path) -> None:
+        path.write_bytes(b"png")
+
+    written = write_report_files(tmp_path / "new", _Doc(), _markdown, "plot.png", plot)
+
+    folder = tmp_path / "new"
+    assert written == [folder / "report.json", folder / "report.md", folder / "plot.png"]
+    text = (folder / "report.json").read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+    assert text.index('"alpha"') < text.index('"notes"') < text.index('"zeta"')
+    assert (folder / "report.md").read_text(encoding="utf-8") == "# doc\n0 notes\n"
+
+
+def test_write_report_files_puts_the_note_of_a_plot_it_cannot_draw_in_both_documents(
+    tmp_path: Path,
+) -> None:
+    written = write_report_files(tmp_path, _Doc(), _markdown, "plot.png",
+                                 lambda path: "plot skipped: nothing to draw")
+
+    assert [p.name for p in written] == ["report.json", "report.md"]
+    assert not (tmp_path / "plot.png").exists()
+    data = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert data["notes"] == ["plot skipped: nothing to draw"]
+    assert (tmp_path / "report.md").read_text(encoding="utf-8").endswith("1 notes\n")
+
+
+def test_tune_report_json_has_the_same_form_as_every_other_report(tmp_path: Path) -> None:
+    from loadtests.tune import write_tune_report
+
+    write_tune_report(tune_report(verified=True), tmp_path)
+
+    text = (tmp_path / "report.json").read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True,
+                              allow_nan=False) + "\n"
