@@ -15,6 +15,7 @@ from loadtests.bench import (
     format_bench_table,
     run_benchmark,
 )
+from loadtests.driver import LoopResult, closed_loop, model_caller, run_closed_loop
 from loadtests.errors import (
     BenchmarkError,
     DrillError,
@@ -47,6 +48,7 @@ from loadtests.report import (
     read_report,
     render_markdown,
     write_report,
+    write_report_files,
 )
 from loadtests.runner import Endpoints, RunOptions, locust_command, run_load_test
 from loadtests.samples import SamplePool, image_pool, random_user_id
@@ -56,10 +58,13 @@ from loadtests.server_stats import (
     ModelCounters,
     ModelDelta,
     ServerSnapshot,
+    StatsAccumulator,
     composing_models,
     diff_snapshots,
     fetch_snapshot,
     latency_breakdown,
+    model_counters,
+    read_model_stats,
 )
 from loadtests.targets import (
     TARGET_NAMES,
@@ -96,6 +101,7 @@ __all__ = [
     "InputDataError",
     "LatencyBreakdown",
     "LoadTestError",
+    "LoopResult",
     "Measured",
     "MetricSample",
     "ModelCounters",
@@ -112,6 +118,7 @@ __all__ = [
     "ServerSnapshot",
     "ServerStatsError",
     "Stage",
+    "StatsAccumulator",
     "TargetVerdict",
     "Targets",
     "TargetsError",
@@ -119,6 +126,7 @@ __all__ = [
     "add_options",
     "all_passed",
     "classify",
+    "closed_loop",
     "composing_models",
     "default_targets_path",
     "diff_snapshots",
@@ -132,18 +140,23 @@ __all__ = [
     "load_targets",
     "locust_arguments",
     "locust_command",
+    "model_caller",
+    "model_counters",
     "parse_duration_s",
     "parse_prometheus_text",
     "parse_targets",
     "random_user_id",
+    "read_model_stats",
     "read_records",
     "read_report",
     "render_markdown",
     "run_benchmark",
+    "run_closed_loop",
     "run_load_test",
     "scenario_stages",
     "stage_at",
     "sum_samples",
     "targets_for",
     "write_report",
+    "write_report_files",
 ]

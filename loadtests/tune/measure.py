@@ -12,7 +12,7 @@ from __future__ import annotations
 from loadtests.calls import FAILURES, ModelCall, make_call
 from loadtests.driver import LoopResult, run_closed_loop
 from loadtests.errors import ServerStatsError
-from loadtests.server_stats import diff_snapshots, fetch_snapshot
+from loadtests.server_stats import ServerSnapshot, diff_snapshots, fetch_snapshot
 from loadtests.tune.errors import TuneError
 from loadtests.tune.sweep import StepResult
 
@@ -67,27 +67,24 @@ class LoadProbe:
         if not result.latencies_ms:
             raise TuneError(f"{self.model}: every warm-up request failed: {result.first_error}")
 
+    def _snapshot(self) -> ServerSnapshot | None:
+        try:
+            return fetch_snapshot(self.stats_url, [self.model])
+        except ServerStatsError:
+            return None  # the step is still measured, without the server's split
+
     def step(self, concurrency: int, duration_s: float) -> StepResult:
         """Measure one step, with Triton's queue/compute split and batch size."""
-        try:
-            before = fetch_snapshot(self.stats_url, [self.model])
-        except ServerStatsError:
-            before = None
+        before = self._snapshot()
         load = self.load(concurrency, duration_s)
-        queue_ms = compute_ms = batch = None
-        if before is not None:
-            try:
-                after = fetch_snapshot(self.stats_url, [self.model])
-            except ServerStatsError:
-                after = None
-            delta = diff_snapshots(before, after).get(self.model) if after else None
-            if delta is not None:
-                queue_ms, compute_ms, batch = delta.queue_ms, delta.compute_ms, \
-                    delta.mean_batch_size
+        after = self._snapshot() if before is not None else None
+        delta = diff_snapshots(before, after).get(self.model) if before and after else None
         measured = load.measured()
         return StepResult(
             concurrency=concurrency, requests=load.requests, failures=load.failures,
             duration_s=load.elapsed_s, throughput_rps=measured.rps, p50_ms=measured.p50_ms,
-            p95_ms=measured.p95_ms, p99_ms=measured.p99_ms, queue_ms=queue_ms,
-            compute_ms=compute_ms, mean_batch_size=batch,
+            p95_ms=measured.p95_ms, p99_ms=measured.p99_ms,
+            queue_ms=delta.queue_ms if delta else None,
+            compute_ms=delta.compute_ms if delta else None,
+            mean_batch_size=delta.mean_batch_size if delta else None,
         )
