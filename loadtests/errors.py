@@ -8,7 +8,8 @@ Every error raised on purpose derives from :class:`LoadTestError`::
     ├── ServerStatsError    Triton's statistics or metrics endpoint could not be read
     ├── RunnerError         the locust subprocess or embedded server could not run
     ├── BenchmarkError      a benchmark step failed (names the model and step)
-    └── DrillError          a drill cannot run as asked (names the option or step)
+    ├── DrillError          a drill cannot run as asked (names the option or step)
+    └── PlotSkipped         a report's plot was not drawn (the report keeps it as a note)
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ __all__ = [
     "DrillError",
     "InputDataError",
     "LoadTestError",
+    "PlotSkipped",
     "RunnerError",
     "ServerStatsError",
     "TargetsError",
@@ -58,3 +60,7 @@ class BenchmarkError(LoadTestError):
 
 class DrillError(LoadTestError):
     """A drill cannot run as asked (a bad option, a step that cannot start)."""
+
+
+class PlotSkipped(LoadTestError):
+    """A report's plot was not drawn; the message is the report's note saying why."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from generator.layout import write_bytes_atomic, write_text_atomic
-from loadtests.errors import LoadTestError
+from loadtests.errors import LoadTestError, PlotSkipped
 from loadtests.server_stats import LatencyBreakdown, ModelDelta
 from loadtests.targets import Measured, TargetVerdict, all_passed, format_verdict_table
 
@@ -29,6 +29,7 @@ __all__ = [
     "read_report",
     "render_markdown",
     "save_figure",
+    "use_agg",
     "write_json_and_markdown",
     "write_latency_png",
     "write_report",
@@ -308,20 +309,31 @@ def render_markdown(report: RunReport) -> str:
     return "\n".join(lines)
 
 
-def write_latency_png(timeline: Sequence[TimePoint], path: Path, title: str) -> str | None:
-    """Plot p50/p95 latency and users over time; return a note when skipped.
+def use_agg(what: str) -> None:
+    """Select matplotlib's Agg backend, before ``matplotlib.pyplot`` is imported.
 
-    matplotlib is optional: without it no PNG is written and a note is returned.
+    Raises:
+        PlotSkipped: matplotlib (optional) is not installed; the message names ``what``.
     """
-    if not timeline:
-        return "latency PNG skipped: no progress samples were taken"
     try:
         import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
     except ImportError:
-        return "latency PNG skipped: matplotlib is not installed (pip install matplotlib)"
+        raise PlotSkipped(f"{what} skipped: matplotlib is not installed "
+                          "(pip install matplotlib)") from None
+    matplotlib.use("Agg")
+
+
+def write_latency_png(timeline: Sequence[TimePoint], path: Path, title: str) -> None:
+    """Plot p50/p95 latency and users over time.
+
+    Raises:
+        PlotSkipped: No progress samples were taken, or matplotlib is missing.
+    """
+    if not timeline:
+        raise PlotSkipped("latency PNG skipped: no progress samples were taken")
+    use_agg("latency PNG")
+    import matplotlib.pyplot as plt
+
     t = [p.elapsed_s for p in timeline]
     fig, ax = plt.subplots(figsize=(8, 4))
     nan = float("nan")
@@ -335,7 +347,6 @@ def write_latency_png(timeline: Sequence[TimePoint], path: Path, title: str) -> 
     ax2.set_ylabel("users")
     ax.legend(loc="upper left")
     save_figure(fig, path)
-    return None
 
 
 def save_figure(fig: Any, path: Path) -> None:
@@ -392,7 +403,7 @@ ReportT = TypeVar("ReportT", bound=Report)
 
 
 def write_report_files(report_dir: Path, report: ReportT, render: Callable[[ReportT], str],
-                       plot_name: str, plot: Callable[[Path], str | None]) -> list[Path]:
+                       plot_name: str, plot: Callable[[Path], None]) -> list[Path]:
     """The one writer of a report folder (``run``, ``drill`` and ``tune``).
 
     The plot is drawn first, so a plot that cannot be drawn leaves its note in the
@@ -404,19 +415,20 @@ def write_report_files(report_dir: Path, report: ReportT, render: Callable[[Repo
         report: The report.
         render: Renders it as Markdown.
         plot_name: The plot's file name in ``report_dir``.
-        plot: Draws the plot into the path it is given; returns a note instead when it
-            cannot (e.g. matplotlib missing, nothing to draw).
+        plot: Draws the plot into the path it is given; raises :class:`PlotSkipped`
+            when it cannot (e.g. matplotlib missing, nothing to draw).
 
     Returns:
         The files written.
     """
     report_dir.mkdir(parents=True, exist_ok=True)
     path = report_dir / plot_name
-    note = plot(path)
-    if note:
-        report.notes.append(note)
-    written = write_json_and_markdown(report_dir, report.as_dict(), render(report))
-    return written if note else [*written, path]
+    try:
+        plot(path)
+    except PlotSkipped as skipped:
+        report.notes.append(str(skipped))
+        return write_json_and_markdown(report_dir, report.as_dict(), render(report))
+    return [*write_json_and_markdown(report_dir, report.as_dict(), render(report)), path]
 
 
 def write_report(report: RunReport, report_dir: Path) -> list[Path]:

@@ -13,9 +13,8 @@ from typing import Any
 
 from loadtests.drills.stats import PhaseStats
 from loadtests.drills.timeline import Mark
-from loadtests.errors import LoadTestError
 from loadtests.records import Outcome, RequestRecord
-from loadtests.report import fields_of, read_json_object, save_figure, write_report_files
+from loadtests.report import fields_of, read_json_object, save_figure, use_agg, write_report_files
 
 __all__ = [
     "PLOT_NAME",
@@ -205,16 +204,11 @@ def write_drill_plot(report: DrillReport, records: Sequence[RequestRecord], path
     """Plot per-request latency and the version that answered over time, marks drawn.
 
     Raises:
-        LoadTestError: matplotlib is not installed.
+        PlotSkipped: matplotlib is not installed.
     """
-    try:
-        import matplotlib
+    use_agg("drill plot")
+    import matplotlib.pyplot as plt
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise LoadTestError("drill plot: matplotlib is not installed "
-                            "(pip install matplotlib)") from exc
     origin = report.started_at_s
     fig, (lat, ver) = plt.subplots(2, 1, figsize=(10, 6), sharex=True,
                                    gridspec_kw={"height_ratios": [3, 1]})
@@ -264,11 +258,5 @@ def write_drill_report(report: DrillReport, records: Sequence[RequestRecord],
     Returns:
         The files written. Without matplotlib the plot is skipped with a note.
     """
-    def plot(path: Path) -> str | None:
-        try:
-            write_drill_plot(report, records, path)
-        except LoadTestError as exc:
-            return str(exc)
-        return None
-
-    return write_report_files(report_dir, report, render_drill_markdown, PLOT_NAME, plot)
+    return write_report_files(report_dir, report, render_drill_markdown, PLOT_NAME,
+                              lambda path: write_drill_plot(report, records, path))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadtests.report import save_figure, write_report_files
+from loadtests.report import save_figure, use_agg, write_report_files
 from loadtests.targets import Measured, TargetVerdict
 from loadtests.tune.search import SearchOutcome, pareto_front
 from loadtests.tune.space import Candidate, HostInfo, SearchSpace, queue_policy_label
@@ -384,15 +384,15 @@ def _points(trials: Sequence[TrialResult]) -> tuple[list[float], list[float]]:
     return xs, ys
 
 
-def _plot(report: TuneReport, path: Path) -> str | None:
-    """Draw throughput against p99 per trial; returns a note when matplotlib is missing."""
-    try:
-        import matplotlib
+def _plot(report: TuneReport, path: Path) -> None:
+    """Draw throughput against p99 per trial.
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return "trials plot skipped: matplotlib is not installed (pip install matplotlib)"
+    Raises:
+        PlotSkipped: matplotlib is not installed.
+    """
+    use_agg("trials plot")
+    import matplotlib.pyplot as plt
+
     trials = [t for t in report.search.trials if t.p99_ms is not None]
     others = [t for t in (report.comparison.trials if report.comparison else ())
               if t.p99_ms is not None]
@@ -430,7 +430,6 @@ def _plot(report: TuneReport, path: Path) -> str | None:
     axes.grid(True, alpha=0.3)
     axes.legend(loc="best", fontsize="small")
     save_figure(figure, path)
-    return None
 
 
 def write_tune_report(report: TuneReport, report_dir: Path) -> list[Path]:

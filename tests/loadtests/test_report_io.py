@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from loadtests.errors import LoadTestError
+from loadtests.errors import LoadTestError, PlotSkipped
 from loadtests.report import (
     fields_of,
     read_json_object,
@@ -80,8 +80,10 @@ def test_write_report_files_writes_sorted_indented_json_the_plot_and_markdown(
 def test_write_report_files_puts_the_note_of_a_plot_it_cannot_draw_in_both_documents(
     tmp_path: Path,
 ) -> None:
-    written = write_report_files(tmp_path, _Doc(), _markdown, "plot.png",
-                                 lambda path: "plot skipped: nothing to draw")
+    def plot(path: Path) -> None:
+        raise PlotSkipped("plot skipped: nothing to draw")
+
+    written = write_report_files(tmp_path, _Doc(), _markdown, "plot.png", plot)
 
     assert [p.name for p in written] == ["report.json", "report.md"]
     assert not (tmp_path / "plot.png").exists()
