@@ -40,7 +40,7 @@ import numpy.typing as npt
 from generator.errors import ConfigSyntaxError
 from generator.layout import CONFIG_FILENAME, load_config, write_text_atomic
 from loadtests.datasource import served_input_data
-from loadtests.driver import Caller, closed_loop
+from loadtests.driver import Caller, LoopResult, closed_loop
 from loadtests.errors import BenchmarkError
 from loadtests.inputdata import InputData
 from loadtests.models import CLASSIFIER, RECOMMENDATION
@@ -54,6 +54,7 @@ __all__ = [
     "disable_dynamic_batching",
     "format_bench_table",
     "machine_info",
+    "raw_closed_loop",
     "raw_grpc_caller",
     "recommendation_user_ids",
     "run_benchmark",
@@ -62,6 +63,8 @@ __all__ = [
 
 TYPED_CLIENT_MAX_OVERHEAD = 1.05
 """Highest acceptable typed/raw median latency ratio."""
+
+_CALL_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -244,17 +247,31 @@ def raw_grpc_caller(client: Any, model: str, data: InputData,
     return call
 
 
-async def _served_requests_per_s(url: str, model: str, data: InputData, concurrency: int,
-                                 window_s: float) -> float:
+def raw_closed_loop(url: str, model: str, data: InputData, concurrency: int, window_s: float,
+                    failures: tuple[type[Exception], ...] = ()) -> LoopResult:
+    """:func:`raw_grpc_caller` calls on the closed-loop driver, after one untimed call each.
+
+    Args:
+        url: The server's ``grpc://`` URL.
+        model: The model called.
+        data: Its input data.
+        concurrency: Callers.
+        window_s: Length of the measured window.
+        failures: What a failed call raises (counted); anything else is raised.
+    """
     import tritonclient.grpc.aio as aioclient
 
-    client = aioclient.InferenceServerClient(url.split("://", 1)[1])
-    try:
-        call = raw_grpc_caller(client, model, data)
-        await asyncio.gather(*(call() for _ in range(concurrency)))  # warm-up, untimed
-        return (await closed_loop(call, concurrency, window_s, failures=())).rps
-    finally:
-        await client.close()
+    async def drive() -> LoopResult:
+        client = aioclient.InferenceServerClient(url.split("://", 1)[1])
+        try:
+            call = raw_grpc_caller(client, model, data, _CALL_TIMEOUT_S)
+            await asyncio.gather(*(call() for _ in range(concurrency)))
+            return await closed_loop(call, concurrency, window_s, timeout_s=_CALL_TIMEOUT_S,
+                                     failures=failures)
+        finally:
+            await client.close()
+
+    return asyncio.run(drive())
 
 
 def _measure_served(url: str, options: BenchOptions, concurrencies: Sequence[int],
@@ -265,8 +282,7 @@ def _measure_served(url: str, options: BenchOptions, concurrencies: Sequence[int
         _progress(f"served throughput, {label}, concurrency {concurrency} "
                   f"({options.repeats} x {options.window_s:g} s)")
         try:
-            runs = [asyncio.run(_served_requests_per_s(url, CLASSIFIER, data, concurrency,
-                                                       options.window_s))
+            runs = [raw_closed_loop(url, CLASSIFIER, data, concurrency, options.window_s).rps
                     for _ in range(options.repeats)]
         except Exception as exc:
             raise BenchmarkError(f"{CLASSIFIER}: served throughput ({label}, concurrency "

@@ -12,7 +12,6 @@ of ~500 ms (docs/stall.md).
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import statistics
 import tempfile
@@ -20,11 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from generator.layout import CONFIG_FILENAME
 from loadtests.errors import BenchmarkError
-from loadtests.inputdata import InputData
 from loadtests.models import CLASSIFIER, RECOMMENDATION
 
 __all__ = ["SLOW_CALL_MS", "TAIL_CONCURRENCY", "TAIL_P99_OVER_P50_GOAL", "measure_steady_tail"]
@@ -35,33 +31,6 @@ SLOW_CALL_MS = 100.0
 """A call slower than this counts as slow."""
 TAIL_P99_OVER_P50_GOAL = 4.0
 """Goal for p99 / p50 with batching as shipped."""
-
-_MAX_CALLS = 800_000
-_CALL_TIMEOUT_S = 10.0
-
-
-def closed_loop_latencies_ms(url: str, model: str, data: InputData, callers: int,
-                             window_s: float) -> tuple[list[float], int]:
-    """Latencies (ms) of ``callers`` closed-loop gRPC callers over ``window_s``, and errors."""
-    import tritonclient.grpc.aio as aioclient
-    from tritonclient.utils import InferenceServerException
-
-    from loadtests.bench import raw_grpc_caller
-    from loadtests.driver import closed_loop
-
-    async def drive() -> tuple[list[float], int]:
-        client = aioclient.InferenceServerClient(url.split("://", 1)[1])
-        try:
-            result = await closed_loop(
-                raw_grpc_caller(client, model, data, _CALL_TIMEOUT_S), callers, window_s,
-                max_requests=_MAX_CALLS, timeout_s=_CALL_TIMEOUT_S,
-                failures=(InferenceServerException,))
-        finally:
-            await client.close()
-        return list(result.latencies_ms), result.failures
-
-    return asyncio.run(drive())
-
 
 def _without_batching(repository: Path, destination: Path, models: tuple[str, ...]) -> Path:
     from loadtests.bench import disable_dynamic_batching
@@ -84,7 +53,9 @@ def measure_steady_tail(options: Any, result: Any,
     Raises:
         BenchmarkError: A server did not start or a model answered no call.
     """
-    from loadtests.bench import _median_figure
+    from tritonclient.utils import InferenceServerException
+
+    from loadtests.bench import _median_figure, raw_closed_loop
     from loadtests.datasource import served_input_data
     from serving import ServingError, TritonServer
 
@@ -104,20 +75,20 @@ def measure_steady_tail(options: Any, result: Any,
                             if progress is not None:
                                 progress(f"steady tail, {model} {variant}, round {round_ + 1}"
                                          f" ({TAIL_CONCURRENCY} callers, {options.window_s:g} s)")
-                            data = inputs[model]
-                            closed_loop_latencies_ms(url, model, data, TAIL_CONCURRENCY, 0.5)
-                            latencies, _ = closed_loop_latencies_ms(
-                                url, model, data, TAIL_CONCURRENCY, options.window_s)
-                            if not latencies:
+                            raw_closed_loop(url, model, inputs[model], TAIL_CONCURRENCY, 0.5,
+                                            (InferenceServerException,))  # warm-up
+                            load = raw_closed_loop(url, model, inputs[model], TAIL_CONCURRENCY,
+                                                   options.window_s, (InferenceServerException,))
+                            p50, p99 = load.percentile_ms(50), load.percentile_ms(99)
+                            if p50 is None or p99 is None:
                                 raise BenchmarkError(f"{model}: no call answered ({variant})")
                             runs = samples.setdefault((model, variant), {
                                 "p99_over_p50": [], "slow": [], "rps": [], "p99": []})
-                            p50 = statistics.median(latencies)
-                            p99 = float(np.percentile(latencies, 99))
                             runs["p99_over_p50"].append(p99 / p50)
                             runs["p99"].append(p99)
-                            runs["slow"].append(float(sum(ms > SLOW_CALL_MS for ms in latencies)))
-                            runs["rps"].append(len(latencies) / options.window_s)
+                            runs["slow"].append(float(sum(ms > SLOW_CALL_MS
+                                                          for ms in load.latencies_ms)))
+                            runs["rps"].append(load.rps)
         except ServingError as exc:
             raise BenchmarkError(f"steady tail: {exc}") from exc
     for (model, variant), runs in samples.items():
