@@ -25,8 +25,10 @@ from clients import (
     AsyncModelClient,
     AsyncRecommendationClient,
     ClientError,
+    Diagnosis,
     ImageDiagnosisClient,
     ModelClient,
+    Recommendation,
     RecommendationClient,
     RetryPolicy,
     Timeouts,
@@ -282,7 +284,7 @@ class _DiagnosisCall:
         return self._result(index, await client.diagnose(image))
 
     @staticmethod
-    def _result(index: int, diagnosis: Any) -> CallResult:
+    def _result(index: int, diagnosis: Diagnosis) -> CallResult:
         return CallResult(4 * len(diagnosis.probabilities),
                           {"image_index": index, "version": answered_version(diagnosis)})
 
@@ -314,7 +316,7 @@ class _RecommendationCall:
         return self._result(user_id, await client.recommend(user_id, k=self.top_k))
 
     @staticmethod
-    def _result(user_id: int, items: Sequence[Any]) -> CallResult:
+    def _result(user_id: int, items: Sequence[Recommendation]) -> CallResult:
         return CallResult(12 * len(items),
                           {"user_id": user_id, "version": answered_version(items)})
 
