@@ -208,6 +208,18 @@ class Balancer:
             except RuntimeApiError as error:
                 raise ReplicaError(name, str(error)) from error
 
+    def set_weight(self, name: str, weight: int) -> None:
+        """Set a replica's weight (0-256) in both backends: its share of new requests.
+
+        Raises:
+            ReplicaError: Unknown replica, bad weight, or HAProxy refused.
+        """
+        for backend in BACKENDS:
+            try:
+                self.api.set_weight(backend, name, weight)
+            except RuntimeApiError as error:
+                raise ReplicaError(name, str(error)) from error
+
     def drain(self, name: str) -> None:
         """Stop sending new requests to a replica; requests in flight finish."""
         self.set_state(name, ServerState.DRAIN)

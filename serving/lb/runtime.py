@@ -40,6 +40,7 @@ class ServerStat:
         connection_errors: Failed connection attempts.
         response_errors: Responses that failed (aborted, empty, ...).
         check_status: Result of the last health check (``L7OK``, ``L4CON``, ...).
+        weight: The server's current weight (``set server B/S weight N``).
     """
 
     backend: str
@@ -53,6 +54,7 @@ class ServerStat:
     connection_errors: int
     response_errors: int
     check_status: str
+    weight: int = 1
 
     @property
     def is_up(self) -> bool:
@@ -112,6 +114,20 @@ class RuntimeApi:
             raise RuntimeApiError(f"set server {backend}/{server} state {state.value}: "
                                   f"{answer.strip()}")
 
+    def set_weight(self, backend: str, server: str, weight: int) -> None:
+        """Set a server's weight, 0-256 (0: no new request goes to it).
+
+        Raises:
+            RuntimeApiError: Bad weight, or HAProxy refused (unknown backend or server).
+        """
+        if not isinstance(weight, int) or isinstance(weight, bool) or not 0 <= weight <= 256:
+            raise RuntimeApiError(f"set server {backend}/{server} weight: must be 0-256, "
+                                  f"got {weight!r}")
+        answer = self.command(f"set server {backend}/{server} weight {weight}")
+        if answer.strip():
+            raise RuntimeApiError(f"set server {backend}/{server} weight {weight}: "
+                                  f"{answer.strip()}")
+
     def server_stats(self) -> list[ServerStat]:
         """Every server line of ``show stat`` (frontend and backend totals left out)."""
         text = self.command("show stat")
@@ -128,5 +144,6 @@ class RuntimeApi:
                 selected_total=_int(row, "lbtot"), retries=_int(row, "wretr"),
                 redispatches=_int(row, "wredis"), connection_errors=_int(row, "econ"),
                 response_errors=_int(row, "eresp"), check_status=row.get("check_status", ""),
+                weight=_int(row, "weight"),
             ))
         return stats

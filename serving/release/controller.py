@@ -283,6 +283,31 @@ class ReleaseController:
             to_version = self.previous_version(model, current)
         return self.rollout(model, to_version)
 
+    # ------------------------------------------------------------------ building blocks
+    def golden(self, model: str, version: int) -> GoldenSet:
+        """The golden cases of ``model`` version ``version`` from the local repository.
+
+        Raises:
+            GoldenFileError: Missing or malformed; ReleaseInputError: for another version.
+        """
+        return self._golden(_check_model(model), _check_version(version, "version"))
+
+    def load_versions(self, model: str, base: Mapping[str, Any], versions: Sequence[int]) -> str:
+        """Load ``model`` with ``version_policy specific versions`` over ``base``."""
+        return self._load(model, base, sorted(set(versions)))
+
+    def wait_ready(self, model: str, version: int) -> str:
+        """Wait (bounded) until a version is READY; raises ReleaseError otherwise."""
+        return self._wait_ready(model, version)
+
+    def smoke(self, model: str, version: int, golden: GoldenSet) -> str:
+        """Run the golden cases pinned to ``version``; raises ReleaseError on a difference."""
+        return self._smoke(model, version, golden)
+
+    def wait_unloaded(self, model: str, version: int) -> str:
+        """Wait (bounded) until a version is unloaded; raises ReleaseError otherwise."""
+        return self._wait_gone(model, version)
+
     # ------------------------------------------------------------------ steps
     def _golden(self, model: str, version: int) -> GoldenSet:
         golden = load_golden(golden_path(self.repository, model, version))
