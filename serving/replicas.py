@@ -55,6 +55,8 @@ class ReplicaInfo:
         grpc_url: Triton's gRPC endpoint.
         metrics_url: Triton's Prometheus endpoint.
         pid: Process id of ``tritonserver``, or None while it is stopped.
+        admin_key_file: The 0600 file holding its admin key (explicit model control), or
+            None (``python -m serving.release canary`` reads it).
     """
 
     name: str
@@ -62,6 +64,7 @@ class ReplicaInfo:
     grpc_url: str
     metrics_url: str
     pid: int | None
+    admin_key_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,10 +191,12 @@ class ReplicaSet:
             http, grpc, metrics = self._ports[name]
             server = self._servers.get(name)
             pid = server.pid if server is not None and server.is_running else None
+            key = server.admin_key_path if server is not None else None
             infos.append(ReplicaInfo(
                 name=name, http_url=f"http://{LOOPBACK}:{http}",
                 grpc_url=f"grpc://{LOOPBACK}:{grpc}",
                 metrics_url=f"http://{LOOPBACK}:{metrics}/metrics", pid=pid,
+                admin_key_file=None if key is None else str(key),
             ))
         return infos
 

@@ -1,4 +1,4 @@
-"""``python -m serving.release status|rollout|rollback``: the release controller's CLI.
+"""``python -m serving.release status|rollout|rollback|canary``: the release controller's CLI.
 
 Exit codes: 0 done; 1 refused (the serving version was restored); 2 bad input, nothing
 sent (arguments, admin key, golden file) or the server could not be read; 3 the
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from serving.release.api import RepositoryApi
+from serving.release.canary_cli import add_canary_parser, run_canary
 from serving.release.controller import ReleaseController, ReleaseResult, StepRecord
 from serving.release.errors import ReleaseError, ReleaseInputError, RolloutRefusedError
 from serving.release.keys import ADMIN_KEY_ENV, ADMIN_KEY_FILE_ENV, admin_headers
@@ -57,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
                               help="return to the previous version, or --to-version")
     rollback.add_argument("model")
     rollback.add_argument("--to-version", type=int, default=None)
+    add_canary_parser(sub, common)
     return parser
 
 
@@ -95,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
     out, err = sys.stdout, sys.stderr
+    if args.command == "canary":
+        return run_canary(args, out, err)
     try:
         headers = admin_headers(os.environ, args.admin_key_file)
         with RepositoryApi(args.url, headers) as api:
