@@ -112,7 +112,7 @@ __all__ = [
     "run_drill",
 ]
 
-BUILTIN_MODULES: tuple[str, ...] = ("steady", "rollout", "failover", "overload")
+BUILTIN_MODULES: tuple[str, ...] = ("steady", "rollout", "failover", "overload", "canary")
 """Modules of ``loadtests.drills`` imported to fill the registry (missing ones skipped)."""
 
 _REGISTRY: dict[str, type[Drill]] = {}
