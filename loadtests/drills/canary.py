@@ -46,7 +46,7 @@ __all__ = ["CASES", "Canary", "build_bad_version"]
 
 CASES = ("good", "slow", "wrong")
 _SLOW_WIDTH = 512
-_SLOW_PRODUCTS = 24
+_SLOW_PRODUCTS = 160
 _VALIDATION_USERS = (0, 1, 2, 3, 10**12)
 
 

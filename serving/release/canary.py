@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,6 +46,7 @@ from serving.release.canary_verdict import (
     Decision,
     OutputCheck,
     StepVerdict,
+    WindowMetrics,
     judge_step,
 )
 from serving.release.controller import ReleaseController, ServerApi, serving_version
@@ -338,6 +339,7 @@ class CanaryController:
                              for r in self.replicas}
         self._started = 0.0
         self._first_step_at: float | None = None
+        self._last_baseline: WindowMetrics | None = None
 
     # ------------------------------------------------------------------ run
     def run(self) -> CanaryReport:
@@ -447,6 +449,11 @@ class CanaryController:
             after = self._read()
             canary = window_metrics(before, after, self.target, canary_index)
             base = window_metrics(before, after, baseline)
+            if base.latency_ms is None and self._last_baseline is not None:
+                # At 100 % the baseline answers nothing: hold the canary to its last figures.
+                base = replace(self._last_baseline, source="previous step")
+            elif base.latency_ms is not None:
+                self._last_baseline = base
             verdict = judge_step(canary, base, self.thresholds, self._outputs())
             self._decide(report, "analysis", percent,
                          f"{verdict.decision.value}: " + "; ".join(c.detail for c in
