@@ -41,6 +41,12 @@ _BASE_FILES = (
     "servicemonitor.yaml",
     "prometheusrule.yaml",
 )
+CANARY_STEPS = (10, 25, 50)
+"""Traffic steps of the Argo Rollouts canary overlay (100 % is the promotion)."""
+CANARY_MAX_LATENCY_RATIO = 1.5
+"""Highest canary / baseline server time per request (``serving.release canary``'s default)."""
+CANARY_PROMETHEUS_URL = "http://prometheus-operated.monitoring.svc:9090"
+"""Where the AnalysisTemplates query Prometheus (the Prometheus Operator's service)."""
 _OVERLAY_FILES = (
     "kustomization.yaml",
     "namespace.yaml",
@@ -201,6 +207,15 @@ def plan_manifests(
         for name in _OVERLAY_FILES:
             files[f"overlays/{target}/{name}"] = env.get_template(
                 f"overlay-{name}.j2").render(variables)
+    canary = dict(common, canary_steps=CANARY_STEPS, max_latency_ratio=CANARY_MAX_LATENCY_RATIO,
+                  prometheus_url=CANARY_PROMETHEUS_URL)
+    files["overlays/canary/kustomization.yaml"] = env.get_template(
+        "canary-kustomization.yaml.j2").render(canary)
+    files["overlays/canary/rollout.yaml"] = env.get_template(
+        "canary-rollout.yaml.j2").render(canary)
+    for model in common["models"]:
+        files[f"overlays/canary/analysis-{model['name']}.yaml"] = env.get_template(
+            "canary-analysis.yaml.j2").render(dict(canary, m=model))
     files["prometheus-adapter/values.yaml"] = env.get_template(
         "prometheus-adapter-values.yaml.j2").render(common)
     return ManifestPlan(files, rules_text)
