@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from loadtests.report import read_report
 from serving import TritonServer
 
 RUN_S = 10
@@ -128,3 +129,39 @@ def test_run_steps_users_up_to_peak_when_scenario_is_ramp(
     users = [p["users"] for p in json.loads((tmp_path / "report.json").read_text())["timeline"]]
     assert users == sorted(users), users
     assert users[0] < 4 and max(users) == 4
+
+
+@pytest.mark.timeout(180)
+def test_shapeless_locustfile_run_lasts_its_run_time_however_long_locust_took_to_start(
+    triton_server: TritonServer, repo_root: Path, tmp_path: Path
+) -> None:
+    # gevent's loop clock stands still from the loop's creation until it first runs, and
+    # locust arms its --run-time timer (at once, in a locustfile with no load shape)
+    # before that: start-up work that does not yield (imports, parsing: 1-5 s on a loaded
+    # host) counted as run time, and a short run ended as it began. A locustfile whose
+    # init takes 3 s without yielding stands for a slow start-up (the pause is the
+    # condition under test, not a wait).
+    locustfile = tmp_path / "slow_start_locustfile.py"
+    locustfile.write_text(
+        "from gevent import monkey\n"
+        "from locust import events\n"
+        "blocking_sleep = monkey.get_original('time', 'sleep')\n"
+        "events.init.add_listener(lambda **_: blocking_sleep(3))\n"
+        "from loadtests.locustfile import ModelUser  # noqa: E402,F401  (the plugin, no shape)\n"
+    )
+    run_s = 4
+    command = [
+        sys.executable, "-m", "locust", "-f", str(locustfile),
+        "--headless", "--users", "2", "--spawn-rate", "2", "--run-time", f"{run_s}s",
+        "--stop-timeout", "5", "--host", triton_server.http_url, "--model", "recommendation",
+        "--protocol", "http", "--scenario", "steady", "--report-dir", str(tmp_path),
+        *LAX_TARGETS, "--only-summary",
+    ]
+    done = subprocess.run(command, cwd=repo_root, capture_output=True, text=True,
+                          timeout=WALL_BOUND_S + 30)
+
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    report = read_report(tmp_path / "report.json")
+    loaded_s = max((p.elapsed_s for p in report.timeline if p.users > 0), default=0.0)
+    # samples come once a second: a full 4 s run has users in its sample at 3 s
+    assert loaded_s >= run_s - 1, f"a {run_s} s run had users for {loaded_s:.2f} s"
