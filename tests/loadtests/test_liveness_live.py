@@ -148,3 +148,54 @@ def test_watchdog_stops_a_run_whose_user_ignores_the_stop_and_names_its_call(
     assert hung["stop_budget_s"] == 4.0
     assert report["client"][RECOMMENDATION]["unfinished"] == 1
     assert wall_s < 60, f"the watchdog took {wall_s:.0f} s"
+
+
+_QUICK_LOCUSTFILE = textwrap.dedent('''
+    import gevent
+    from locust import events
+    from loadtests.calls import CallResult
+    from loadtests.plugin import register
+    from loadtests.users import ModelUser
+
+    register(events)
+
+    class QuickCall:
+        """A call that yields once, as a fast answer (a shed call: 1 ms) does."""
+
+        model = "recommendation"
+
+        def call(self, client):
+            gevent.sleep(0)
+            return CallResult(length=1, context={})
+
+    class QuickUser(ModelUser):
+        def on_start(self):
+            self.client, self.calls = object(), QuickCall()
+
+        def on_stop(self):
+            pass
+''')
+
+
+@pytest.mark.timeout(120)
+def test_graceful_stop_leaves_no_call_unfinished_when_users_stop_between_fast_calls(
+        repo_root: Path, tmp_path: Path) -> None:
+    # Locust kills a user it finds waiting between tasks with a loop callback; a user
+    # whose wait of 0 ended first had already sent its next call, and the kill landed in
+    # it: unfinished calls at the start of the stop timeout, and a run failed on them.
+    locustfile = tmp_path / "quick_locustfile.py"
+    locustfile.write_text(_QUICK_LOCUSTFILE, encoding="utf-8")
+    report_dir = tmp_path / "report"
+    env = dict(os.environ, PYTHONPATH=str(repo_root))
+    done = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
+         "--host", "http://127.0.0.1:9", "--users", "20", "--spawn-rate", "20",
+         "--run-time", "2s", "--stop-timeout", "5", "--model", RECOMMENDATION,
+         "--protocol", "http", "--report-dir", str(report_dir), *_LAX, "QuickUser"],
+        cwd=repo_root, capture_output=True, text=True, timeout=90, env=env)
+
+    report: dict[str, Any] = json.loads((report_dir / "report.json").read_text())
+    client = report["client"][RECOMMENDATION]
+    assert client["requests"] > 1000, client
+    assert client["unfinished"] == 0, client
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
