@@ -110,49 +110,18 @@ class HttpTransport(_Http, SyncTransport):
             ssl_options=options,
             insecure=bool(tls and tls.insecure_skip_verify),
         )
-        self._timers = _TimerPool()
 
     def _call(self, model: str | None, timeout_s: float, method: str, *args: Any, **kw: Any) -> Any:
-        timer = self._timers.take(timeout_s)
-        timer.start()
+        # A new timer per call: a gevent.Timeout restarted after cancel() keeps only the
+        # time it had left (libev's ev_timer_stop stores "at - now"), so a reused 30 s
+        # deadline fired after 30 s spent in calls in total, 1-4 ms into a call.
+        timer = gevent.Timeout.start_new(timeout_s)
         try:
-            answer = getattr(self._client, method)(*args, headers=self._request_headers(), **kw)
+            return getattr(self._client, method)(*args, headers=self._request_headers(), **kw)
         except (Exception, gevent.Timeout) as exc:
-            timer.cancel()
             raise translate_http_error(exc, what(model)) from exc
-        timer.cancel()
-        self._timers.give(timeout_s, timer)
-        return answer
-
-
-class _TimerPool:
-    """Idle ``gevent.Timeout`` objects by limit and hub, reused call after call.
-
-    A new ``gevent.Timeout`` per call costs a libev watcher and measurably more latency
-    than restarting an idle one (bench step (d)). A timer that fired is never reused
-    (it is the cause of the raised error), and a few distinct limits are pooled at most.
-    """
-
-    __slots__ = ("_idle",)
-    _MAX_KEYS = 4
-
-    def __init__(self) -> None:
-        self._idle: dict[tuple[float, object], list[gevent.Timeout]] = {}
-
-    def take(self, timeout_s: float) -> gevent.Timeout:
-        """Returns an idle timer of ``timeout_s`` on the current hub, or a new one."""
-        idle = self._idle.get((timeout_s, gevent.get_hub()))
-        return idle.pop() if idle else gevent.Timeout(timeout_s)
-
-    def give(self, timeout_s: float, timer: gevent.Timeout) -> None:
-        """Keeps a cancelled timer that did not fire for the next call."""
-        key = (timeout_s, gevent.get_hub())
-        idle = self._idle.get(key)
-        if idle is None:
-            if len(self._idle) >= self._MAX_KEYS:
-                return
-            idle = self._idle[key] = []
-        idle.append(timer)
+        finally:
+            timer.close()
 
 
 def _ssl_context(tls: TlsOptions | None) -> ssl.SSLContext:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import time
 from collections.abc import Sequence
 from io import BytesIO
 from pathlib import Path
@@ -24,6 +25,7 @@ from clients import (
     Recommendation,
     RecommendationClient,
     TimeoutError,
+    Timeouts,
 )
 from clients._core.images import ImageInput
 from reference.data import CLASSES, NUM_ITEMS, encode_png, make_images
@@ -209,6 +211,25 @@ def test_image_client_raises_metadata_mismatch_when_labels_do_not_fit_output(url
     client = ImageDiagnosisClient(url, labels=("a", "b", "c", "d"))
     with client, pytest.raises(MetadataMismatchError, match="output 'PROBABILITIES' has shape"):
         client.diagnose(np.zeros((32, 32), dtype=np.uint8))
+
+
+def test_sync_client_keeps_its_whole_deadline_after_calls_longer_than_it_in_total(
+    url: str,
+) -> None:
+    # The sync HTTP transport once reused one gevent.Timeout per client; restarted after
+    # cancel() it kept only the time it had left, so once a client's calls had lasted
+    # request_s in total, every call timed out a few ms in (8 users failed at once 42 s
+    # into a run with the 30 s default).
+    request_s = 0.2
+    with RecommendationClient(url, timeouts=Timeouts(request_s=request_s)) as client:
+        client.wait_until_ready(10.0)
+        in_calls_s, calls = 0.0, 0
+        while in_calls_s < 3 * request_s and calls < 20_000:
+            started = time.perf_counter()
+            client.recommend(calls % NUM_ITEMS, 5)
+            in_calls_s += time.perf_counter() - started
+            calls += 1
+    assert in_calls_s >= 3 * request_s, f"{calls} calls lasted {in_calls_s:.2f} s in total"
 
 
 @pytest.mark.parametrize("mode", MODES)
