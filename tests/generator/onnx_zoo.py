@@ -18,6 +18,7 @@ from onnx import TensorProto, helper
 
 __all__ = [
     "BUILDERS",
+    "ENSEMBLE_SPEC",
     "LIGHT_DIR",
     "labels_model",
     "light_resnet50",
@@ -233,3 +234,21 @@ def run_in_process(path: Path, inputs: Mapping[str, npt.NDArray[Any]]) -> dict[s
                                  otypes=[object])(array)
         out[name] = array
     return out
+
+
+# A spec module: the ensemble over mixed-dtypes, with names that are not identifiers.
+ENSEMBLE_SPEC = '''
+from generator.presets import ensemble_model, step
+from generator.spec import DataType, Input, Output
+
+mixed_total = ensemble_model(
+    "mixed-total",
+    max_batch_size=4,
+    inputs=[Input(name="features", data_type=DataType.FP32, dims=[4]),
+            Input(name="scale", data_type=DataType.INT64, dims=[1])],
+    outputs=[Output(name="total", data_type=DataType.FP64, dims=[1])],
+    steps=[step("mixed-dtypes", inputs={"input-features": "features", "scale": "scale"},
+                outputs={"row total": "total"})],
+)
+MODELS = [mixed_total]
+'''

@@ -27,28 +27,12 @@ from generator.init import init_module_source
 from generator.loader import load_specs
 from generator.writer import build_repository
 from serving import TritonServer, start_server
-from tests.generator.onnx_zoo import BUILDERS, run_in_process, sample_inputs
+from tests.generator.onnx_zoo import BUILDERS, ENSEMBLE_SPEC, run_in_process, sample_inputs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "zoo_clients"
 CLASSES = {"resnet50": "Resnet50", "mixed-dtypes": "MixedDtypes", "labels": "Labels",
            "sequence": "Sequence", "small_types": "SmallTypes"}
-
-ENSEMBLE_SPEC = '''
-from generator.presets import ensemble_model, step
-from generator.spec import DataType, Input, Output
-
-mixed_total = ensemble_model(
-    "mixed-total",
-    max_batch_size=4,
-    inputs=[Input(name="features", data_type=DataType.FP32, dims=[4]),
-            Input(name="scale", data_type=DataType.INT64, dims=[1])],
-    outputs=[Output(name="total", data_type=DataType.FP64, dims=[1])],
-    steps=[step("mixed-dtypes", inputs={"input-features": "features", "scale": "scale"},
-                outputs={"row total": "total"})],
-)
-MODELS = [mixed_total]
-'''
 
 
 class Zoo:

@@ -24,26 +24,11 @@ from generator.loader import load_specs
 from generator.writer import build_repository
 from loadtests.tune.control import ModelController
 from serving import ADMIN_HEADER, TritonServer
-from tests.generator.onnx_zoo import mixed_dtypes_model
+from tests.generator.onnx_zoo import ENSEMBLE_SPEC, mixed_dtypes_model
 
 MODEL = "mixed-dtypes"
 ENSEMBLE = "mixed-total"
 FAST = ["--step-s", "0.4", "--warmup-s", "0.2", "--verify-s", "1", "--concurrency", "1,2"]
-ENSEMBLE_SPEC = '''
-from generator.presets import ensemble_model, step
-from generator.spec import DataType, Input, Output
-
-mixed_total = ensemble_model(
-    "mixed-total",
-    max_batch_size=4,
-    inputs=[Input(name="features", data_type=DataType.FP32, dims=[4]),
-            Input(name="scale", data_type=DataType.INT64, dims=[1])],
-    outputs=[Output(name="total", data_type=DataType.FP64, dims=[1])],
-    steps=[step("mixed-dtypes", inputs={"input-features": "features", "scale": "scale"},
-                outputs={"row total": "total"})],
-)
-MODELS = [mixed_total]
-'''
 
 
 @pytest.fixture(scope="module")
