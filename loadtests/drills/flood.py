@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from loadtests.errors import DrillError
+from loadtests.samples import NUM_USERS
 
 __all__ = ["CallerPool", "Generated", "LoadPlan", "Mode", "is_shed", "run_callers"]
 
@@ -162,7 +163,8 @@ class _Callers:
 
     def _ids(self, key: int) -> Any:
         rows = self.plan.rows
-        return ((np.arange(rows, dtype=np.int64) + key * rows) % 5000).reshape(rows, 1)
+        # the same known users as the recommender's typed call draws from
+        return ((np.arange(rows, dtype=np.int64) + key * rows) % NUM_USERS).reshape(rows, 1)
 
     def _inputs(self, key: int) -> list[tuple[str, str, Any]]:
         """(name, Triton datatype, array) of every input of distinct request ``key``."""
