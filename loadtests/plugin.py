@@ -246,8 +246,6 @@ def _refresh_loop_clock(**_kwargs: Any) -> None:
     3.8-4.6 s measured on a loaded 2-core host) as run time. A 2 s run ended 5 ms after
     it started, and every longer run was cut short by the start-up time.
     """
-    import gevent
-
     gevent.get_hub().loop.update_now()
 
 

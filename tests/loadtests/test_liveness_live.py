@@ -90,6 +90,22 @@ def test_run_fails_on_unfinished_calls_and_silence_when_the_server_freezes_midwa
     assert wall_s < _RUN_S + _STOP_TIMEOUT_S + 60, f"the run took {wall_s:.0f} s"
 
 
+def _run_locustfile(repo_root: Path, tmp_path: Path, source: str,
+                    *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """Run a test's own locustfile for 2 s against a closed port; return it and its report
+    folder."""
+    locustfile = tmp_path / "test_locustfile.py"
+    locustfile.write_text(source, encoding="utf-8")
+    report_dir = tmp_path / "report"
+    env = dict(os.environ, PYTHONPATH=str(repo_root))
+    done = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
+         "--host", "http://127.0.0.1:9", "--run-time", "2s", "--model", RECOMMENDATION,
+         "--protocol", "http", "--report-dir", str(report_dir), *args],
+        cwd=repo_root, capture_output=True, text=True, timeout=90, env=env)
+    return done, report_dir
+
+
 _STUCK_LOCUSTFILE = textwrap.dedent('''
     import grpc.experimental.gevent as grpc_gevent
     grpc_gevent.init_gevent()
@@ -124,18 +140,10 @@ _STUCK_LOCUSTFILE = textwrap.dedent('''
 @pytest.mark.timeout(120)
 def test_watchdog_stops_a_run_whose_user_ignores_the_stop_and_names_its_call(
         repo_root: Path, tmp_path: Path) -> None:
-    locustfile = tmp_path / "stuck_locustfile.py"
-    locustfile.write_text(_STUCK_LOCUSTFILE, encoding="utf-8")
-    report_dir = tmp_path / "report"
-    env = dict(os.environ, PYTHONPATH=str(repo_root))
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
-         "--host", "http://127.0.0.1:9", "--users", "1", "--spawn-rate", "1",
-         "--run-time", "2s", "--stop-timeout", "1", "--stop-grace-s", "3",
-         "--model", RECOMMENDATION, "--protocol", "http", "--report-dir", str(report_dir),
-         "--skip-targets", "StuckUser"],
-        cwd=repo_root, capture_output=True, text=True, timeout=90, env=env)
+    done, report_dir = _run_locustfile(
+        repo_root, tmp_path, _STUCK_LOCUSTFILE, "--users", "1", "--spawn-rate", "1",
+        "--stop-timeout", "1", "--stop-grace-s", "3", "--skip-targets", "StuckUser")
     wall_s = time.monotonic() - started
 
     assert done.returncode == 3, (done.stdout + done.stderr)[-3000:]
@@ -183,16 +191,9 @@ def test_graceful_stop_leaves_no_call_unfinished_when_users_stop_between_fast_ca
     # Locust kills a user it finds waiting between tasks with a loop callback; a user
     # whose wait of 0 ended first had already sent its next call, and the kill landed in
     # it: unfinished calls at the start of the stop timeout, and a run failed on them.
-    locustfile = tmp_path / "quick_locustfile.py"
-    locustfile.write_text(_QUICK_LOCUSTFILE, encoding="utf-8")
-    report_dir = tmp_path / "report"
-    env = dict(os.environ, PYTHONPATH=str(repo_root))
-    done = subprocess.run(
-        [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
-         "--host", "http://127.0.0.1:9", "--users", "20", "--spawn-rate", "20",
-         "--run-time", "2s", "--stop-timeout", "5", "--model", RECOMMENDATION,
-         "--protocol", "http", "--report-dir", str(report_dir), *_LAX, "QuickUser"],
-        cwd=repo_root, capture_output=True, text=True, timeout=90, env=env)
+    done, report_dir = _run_locustfile(
+        repo_root, tmp_path, _QUICK_LOCUSTFILE, "--users", "20", "--spawn-rate", "20",
+        "--stop-timeout", "5", *_LAX, "QuickUser")
 
     report: dict[str, Any] = json.loads((report_dir / "report.json").read_text())
     client = report["client"][RECOMMENDATION]
