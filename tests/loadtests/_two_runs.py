@@ -32,6 +32,10 @@ def main(host: str, root: Path, run_s: float) -> int:
         options = parse_options(args=[
             "--headless", "--host", host, "--model", "recommendation", "--protocol", "http",
             "--report-dir", str(root / f"run{index}"), "--users", "2",
+            # lax targets: a functional test must not depend on loadtests/targets.toml
+            # (a 10 s VM pause once failed max_gap_s = 5 here)
+            "--p50-ms", "10000", "--p95-ms", "10000", "--p99-ms", "10000", "--min-rps", "0",
+            "--max-gap-s", "30",
         ])
         environment = Environment(user_classes=[ModelUser], events=events,
                                   host=host, parsed_options=options)
